@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/measure-cc/measure/measure/snp"
+)
+
+// vcpuOptions are the per-launch knobs of SEV-ES and SEV-SNP: vCPU count,
+// vCPU model (by name, signature or family/model/stepping) and VMM type.
+type vcpuOptions struct {
+	vcpus    string
+	types    []string
+	sig      string
+	family   string
+	model    string
+	stepping string
+	vmms     []string
+	list     bool
+}
+
+func (o *vcpuOptions) AddFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.vcpus, "vcpus", "", "vCPU count: N, a list 1,2,4 or a range 1-64")
+	fs.StringSliceVar(&o.types, "vcpu-type", nil, "QEMU vCPU model(s), e.g. EPYC-v4 or EPYC-Milan,EPYC-Genoa (see --list-vcpu-types)")
+	fs.StringVar(&o.sig, "vcpu-sig", "", "vCPU CPUID signature (CPUID Fn0000_0001 EAX), e.g. 0x800f12")
+	fs.StringVar(&o.family, "vcpu-family", "", "vCPU family (with --vcpu-model and --vcpu-stepping)")
+	fs.StringVar(&o.model, "vcpu-model", "", "vCPU model number")
+	fs.StringVar(&o.stepping, "vcpu-stepping", "", "vCPU stepping")
+	fs.StringSliceVar(&o.vmms, "vmm-type", []string{"qemu"}, "VMM type(s): qemu, ec2, gce (case-insensitive)")
+	fs.BoolVar(&o.list, "list-vcpu-types", false, "print the known vCPU models and their signatures, then exit")
+	cmd.MarkFlagsMutuallyExclusive("vcpu-type", "vcpu-sig", "vcpu-family")
+	cmd.MarkFlagsMutuallyExclusive("vcpu-type", "vcpu-sig", "vcpu-model")
+	cmd.MarkFlagsMutuallyExclusive("vcpu-type", "vcpu-sig", "vcpu-stepping")
+	cmd.MarkFlagsRequiredTogether("vcpu-family", "vcpu-model", "vcpu-stepping")
+}
+
+// cpuChoice is one vCPU model to measure for.
+type cpuChoice struct {
+	name string // "" when given by signature or family/model/stepping
+	sig  uint32
+}
+
+// launch is one configuration of a sweep.
+type launch struct {
+	cfg    snp.Config
+	cpu    cpuChoice
+	hasCPU bool
+}
+
+// configs expands the flags into launch configurations, ordered by VMM type,
+// vCPU model, then vCPU count. EC2 and GCE ignore the vCPU model, so each of
+// their vCPU counts appears once.
+func (o *vcpuOptions) configs(features uint64) ([]launch, error) {
+	if o.vcpus == "" {
+		return nil, usagef("--vcpus is required")
+	}
+	counts, err := parseVCPUs(o.vcpus)
+	if err != nil {
+		return nil, err
+	}
+	cpus, err := o.cpuChoices()
+	if err != nil {
+		return nil, err
+	}
+	var vmms []snp.VMMType
+	seen := map[snp.VMMType]bool{}
+	for _, s := range o.vmms {
+		v, err := snp.ParseVMMType(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if !seen[v] {
+			seen[v] = true
+			vmms = append(vmms, v)
+		}
+	}
+	if len(vmms) == 0 {
+		return nil, usagef("--vmm-type is empty")
+	}
+	var out []launch
+	for _, vmm := range vmms {
+		models := []cpuChoice{{}}
+		hasCPU := false
+		if vmm == snp.VMMQEMU {
+			if len(cpus) == 0 {
+				return nil, usagef("--vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required for --vmm-type qemu")
+			}
+			models, hasCPU = cpus, true
+		}
+		for _, c := range models {
+			for _, n := range counts {
+				out = append(out, launch{
+					cfg:    snp.Config{VCPUs: n, VCPUSig: c.sig, VMM: vmm, GuestFeatures: features},
+					cpu:    c,
+					hasCPU: hasCPU,
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (o *vcpuOptions) cpuChoices() ([]cpuChoice, error) {
+	switch {
+	case o.family != "":
+		f, err := parseUint("vcpu-family", o.family, 32)
+		if err != nil {
+			return nil, err
+		}
+		if f > 0xff+0xf {
+			return nil, usagef("--vcpu-family %d, want at most %d", f, 0xff+0xf)
+		}
+		m, err := parseUint("vcpu-model", o.model, 32)
+		if err != nil {
+			return nil, err
+		}
+		if m > 0xff {
+			return nil, usagef("--vcpu-model %d, want at most 255", m)
+		}
+		s, err := parseUint("vcpu-stepping", o.stepping, 32)
+		if err != nil {
+			return nil, err
+		}
+		if s > 0xf {
+			return nil, usagef("--vcpu-stepping %d, want at most 15", s)
+		}
+		return []cpuChoice{{sig: snp.CPUSignature(uint32(f), uint32(m), uint32(s))}}, nil
+	case o.sig != "":
+		v, err := parseUint("vcpu-sig", o.sig, 32)
+		if err != nil {
+			return nil, err
+		}
+		return []cpuChoice{{sig: uint32(v)}}, nil
+	}
+	var out []cpuChoice
+	seen := map[string]bool{}
+	for _, name := range o.types {
+		c, err := snp.LookupCPUType(strings.TrimSpace(name))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			out = append(out, cpuChoice{name: c.Name, sig: c.Signature()})
+		}
+	}
+	return out, nil
+}
+
+// printCPUTypes is --list-vcpu-types.
+func printCPUTypes(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFAMILY\tMODEL\tSTEPPING\tSIGNATURE")
+	for _, c := range snp.CPUTypes() {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%#x\n", c.Name, c.Family, c.Model, c.Stepping, c.Signature())
+	}
+	return tw.Flush()
+}
