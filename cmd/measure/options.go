@@ -31,20 +31,20 @@ func (o *firmwareOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.path, "ovmf", "", "firmware image (OVMF.fd, or the CODE part of a split image)")
 }
 
-// firmware is a loaded image with the digests of its file.
-type firmware struct {
+// loadedFirmware is a loaded image with the digests of its file.
+type loadedFirmware struct {
 	path string
 	img  *ovmf.Image
 }
 
-func (o *firmwareOptions) load() (*firmware, error) {
+func (o *firmwareOptions) load() (*loadedFirmware, error) {
 	if o.path == "" {
 		return nil, usagef("--ovmf is required")
 	}
 	return loadFirmware(o.path)
 }
 
-func loadFirmware(path string) (*firmware, error) {
+func loadFirmware(path string) (*loadedFirmware, error) {
 	data, err := readFileLimit(path, ovmf.MaxImageSize)
 	if err != nil {
 		return nil, err
@@ -53,10 +53,10 @@ func loadFirmware(path string) (*firmware, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firmware %q: %w", path, err)
 	}
-	return &firmware{path: path, img: img}, nil
+	return &loadedFirmware{path: path, img: img}, nil
 }
 
-func (f *firmware) sha256() string {
+func (f *loadedFirmware) sha256() string {
 	h := sha256.Sum256(f.img.Data())
 	return hex.EncodeToString(h[:])
 }

@@ -93,7 +93,7 @@ type inspectSection struct {
 	Size string           `json:"size"`
 }
 
-func inspect(fw *firmware) *inspection {
+func inspect(fw *loadedFirmware) *inspection {
 	img := fw.img
 	s256 := sha256.Sum256(img.Data())
 	s384 := sha512.Sum384(img.Data())

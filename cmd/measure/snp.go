@@ -97,7 +97,7 @@ func (o *snpOptions) run(cmd *cobra.Command) ([]record, error) {
 
 // baseRecord fills the inputs common to every configuration. The file
 // digest is computed for JSON only.
-func baseRecord(platform string, fw *firmware, boot *kernelOptions, kh *snp.KernelHashes, format string) record {
+func baseRecord(platform string, fw *loadedFirmware, boot *kernelOptions, kh *snp.KernelHashes, format string) record {
 	r := record{Platform: platform, OVMF: fw.path}
 	if format == "json" {
 		r.OVMFSHA256 = fw.sha256()
