@@ -3,6 +3,8 @@ package snp
 import (
 	"crypto/sha512"
 	"encoding/binary"
+	"runtime"
+	"sync"
 )
 
 // PageType is the PAGE_TYPE field of SNP_LAUNCH_UPDATE (AMD SEV-SNP
@@ -68,11 +70,44 @@ func (g *gctx) update(t PageType, gpa uint64, contents *[48]byte) {
 var zeroContents [48]byte
 
 // normalPages measures data (a multiple of 4 KiB) as NORMAL pages from gpa.
+// The pages' own SHA-384s do not depend on the chain, so large inputs hash
+// them on every CPU first; the chain itself is sequential.
 func (g *gctx) normalPages(gpa uint64, data []byte) {
-	for off := 0; off+pageSize <= len(data); off += pageSize {
-		h := sha512.Sum384(data[off : off+pageSize])
-		g.update(PageNormal, gpa+uint64(off), &h)
+	n := len(data) / pageSize
+	hashes := pageHashes(data[:n*pageSize])
+	for i := range hashes {
+		g.update(PageNormal, gpa+uint64(i)*pageSize, &hashes[i])
 	}
+}
+
+// parallelPages is the page count from which pageHashes uses goroutines.
+const parallelPages = 64
+
+// pageHashes returns the SHA-384 of each 4 KiB page of data.
+func pageHashes(data []byte) [][48]byte {
+	n := len(data) / pageSize
+	out := make([][48]byte, n)
+	workers := runtime.GOMAXPROCS(0)
+	if n < parallelPages || workers < 2 {
+		for i := range out {
+			out[i] = sha512.Sum384(data[i*pageSize : (i+1)*pageSize])
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out[i] = sha512.Sum384(data[i*pageSize : (i+1)*pageSize])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // emptyPages measures size bytes from gpa as pages of type t whose contents
