@@ -21,6 +21,10 @@ import (
 // StatementType is the in-toto Statement v1 type URI, the value of "_type".
 const StatementType = intoto.StatementTypeUri
 
+// Statement is an in-toto Statement v1, the type of the in-toto attestation
+// Go library, named here so that callers need not import it.
+type Statement = intoto.Statement
+
 // PayloadType is the DSSE payload type of an in-toto statement.
 const PayloadType = "application/vnd.in-toto+json"
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/measure-cc/measure/provenance"
 )
 
 // Exit codes, documented in README.md. Keep the two in step.
@@ -13,6 +15,31 @@ const (
 	exitError = 1 // the input is wrong or the measurement cannot be computed
 	exitUsage = 2 // the command line is wrong
 )
+
+// Exit codes of verify (and sign, for an invalid statement), one per way a
+// signed statement is rejected; documented in docs/provenance.md.
+const (
+	exitMalformedEnvelope = 10 // the envelope does not parse
+	exitPayloadType       = 11 // the payload is not an in-toto statement
+	exitBadSignature      = 12 // a signature by a given key fails: payload or signature altered
+	exitThreshold         = 13 // too few of the given keys signed
+	exitInvalidStatement  = 14 // the statement or its predicate is invalid
+	exitSubjectMismatch   = 15 // an --artifact matches no subject
+)
+
+// provenanceExitCodes maps the provenance package's sentinel errors to
+// exit codes.
+var provenanceExitCodes = []struct {
+	err  error
+	code int
+}{
+	{provenance.ErrMalformedEnvelope, exitMalformedEnvelope},
+	{provenance.ErrPayloadType, exitPayloadType},
+	{provenance.ErrBadSignature, exitBadSignature},
+	{provenance.ErrThreshold, exitThreshold},
+	{provenance.ErrInvalidStatement, exitInvalidStatement},
+	{provenance.ErrSubjectMismatch, exitSubjectMismatch},
+}
 
 // usageError marks an error in the command line itself: flags, arguments,
 // their combination.
@@ -33,6 +60,11 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
+	}
+	for _, c := range provenanceExitCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
 	}
 	return exitError
 }

@@ -24,7 +24,9 @@ type record struct {
 	*bootInputs
 	Measurement string `json:"measurement"`
 
-	raw []byte
+	raw        []byte
+	ovmfSHA384 string            // for --output statement
+	stmt       *statementOptions // --timestamp, for --output statement
 }
 
 // bootInputs records measured direct boot.
@@ -40,6 +42,9 @@ type bootInputs struct {
 // printRecords prints one record as a bare value (hex or base64) or a JSON
 // object, and several as TSV with a header or a JSON array.
 func printRecords(w io.Writer, format string, recs []record) error {
+	if format == "statement" || wantsTimestamp(recs) {
+		return printStatement(w, format, recs)
+	}
 	enc := func(r record) string {
 		if format == "base64" {
 			return base64.StdEncoding.EncodeToString(r.raw)

@@ -37,6 +37,9 @@ reports for a guest, so that a tenant can check which firmware a provider runs.`
 		newSEVCmd(),
 		newSNPOVMFHashCmd(),
 		newOVMFCmd(),
+		newKeygenCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }

@@ -12,10 +12,11 @@ type sevOptions struct {
 	fw   firmwareOptions
 	boot kernelOptions
 	out  outputOptions
+	stmt statementOptions
 }
 
 func newSEVCmd() *cobra.Command {
-	o := &sevOptions{out: outputOptions{allowed: []string{"hex", "base64", "json"}}}
+	o := &sevOptions{out: outputOptions{allowed: []string{"hex", "base64", "json", "statement"}}}
 	cmd := &cobra.Command{
 		Use:   "sev",
 		Short: "Compute the SEV (without -ES) launch digest",
@@ -39,6 +40,7 @@ func newSEVCmd() *cobra.Command {
 				return fmt.Errorf("firmware %q: %w", fw.path, err)
 			}
 			r := baseRecord("sev", fw, &o.boot, kh, o.out.format)
+			r.stmt = &o.stmt
 			r.raw = d[:]
 			r.Measurement = d.String()
 			return printRecords(cmd.OutOrStdout(), o.out.format, []record{r})
@@ -47,6 +49,7 @@ func newSEVCmd() *cobra.Command {
 	o.fw.AddFlags(cmd.Flags())
 	o.boot.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
+	o.stmt.AddFlags(cmd.Flags())
 	return cmd
 }
 

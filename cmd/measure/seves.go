@@ -13,10 +13,11 @@ type sevesOptions struct {
 	boot kernelOptions
 	vcpu vcpuOptions
 	out  outputOptions
+	stmt statementOptions
 }
 
 func newSEVESCmd() *cobra.Command {
-	o := &sevesOptions{out: outputOptions{allowed: []string{"hex", "base64", "json"}}}
+	o := &sevesOptions{out: outputOptions{allowed: []string{"hex", "base64", "json", "statement"}}}
 	cmd := &cobra.Command{
 		Use:   "seves",
 		Short: "Compute SEV-ES launch digests",
@@ -44,6 +45,7 @@ func newSEVESCmd() *cobra.Command {
 			}
 			m := snp.NewMeasurer(fw.img, kh, nil)
 			base := baseRecord("sev-es", fw, &o.boot, kh, o.out.format)
+			base.stmt = &o.stmt
 			recs := make([]record, 0, len(launches))
 			for _, l := range launches {
 				d, err := m.SEVES(l.cfg)
@@ -62,5 +64,6 @@ func newSEVESCmd() *cobra.Command {
 	o.boot.AddFlags(cmd.Flags())
 	o.vcpu.AddFlags(cmd)
 	o.out.AddFlags(cmd.Flags())
+	o.stmt.AddFlags(cmd.Flags())
 	return cmd
 }

@@ -13,12 +13,13 @@ type snpOptions struct {
 	boot     kernelOptions
 	vcpu     vcpuOptions
 	out      outputOptions
+	stmt     statementOptions
 	features string
 	seed     string
 }
 
 func newSNPCmd() *cobra.Command {
-	o := &snpOptions{out: outputOptions{allowed: []string{"hex", "base64", "json"}}}
+	o := &snpOptions{out: outputOptions{allowed: []string{"hex", "base64", "json", "statement"}}}
 	cmd := &cobra.Command{
 		Use:   "snp",
 		Short: "Compute SEV-SNP launch digests (the attestation report's MEASUREMENT)",
@@ -42,6 +43,7 @@ func newSNPCmd() *cobra.Command {
 	o.boot.AddFlags(cmd.Flags())
 	o.vcpu.AddFlags(cmd)
 	o.out.AddFlags(cmd.Flags())
+	o.stmt.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.features, "guest-features", "0x1", "VMSA SEV_FEATURES of every vCPU")
 	cmd.Flags().StringVar(&o.seed, "snp-ovmf-hash", "", "precomputed firmware digest (see snp-ovmf-hash) to start from, 96 hex digits")
 	return cmd
@@ -77,6 +79,7 @@ func (o *snpOptions) run(cmd *cobra.Command) ([]record, error) {
 	}
 	m := snp.NewMeasurer(fw.img, kh, seed)
 	base := baseRecord("sev-snp", fw, &o.boot, kh, o.out.format)
+	base.stmt = &o.stmt
 	if seed != nil {
 		base.SNPOVMFHash = seed.String()
 	}
@@ -99,8 +102,11 @@ func (o *snpOptions) run(cmd *cobra.Command) ([]record, error) {
 // digest is computed for JSON only.
 func baseRecord(platform string, fw *loadedFirmware, boot *kernelOptions, kh *snp.KernelHashes, format string) record {
 	r := record{Platform: platform, OVMF: fw.path}
-	if format == "json" {
+	if format == "json" || format == "statement" {
 		r.OVMFSHA256 = fw.sha256()
+	}
+	if format == "statement" {
+		r.ovmfSHA384 = sha384Hex(fw.img.Data())
 	}
 	if kh != nil {
 		r.bootInputs = &bootInputs{

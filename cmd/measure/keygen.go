@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/measure-cc/measure/provenance"
+)
+
+// keygenOptions is keygen's --out and --alg.
+type keygenOptions struct {
+	out string
+	alg string
+}
+
+func (o *keygenOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.out, "out", "", "path prefix of the key files: writes PREFIX.key (private, mode 0600) and PREFIX.pub")
+	fs.StringVar(&o.alg, "alg", string(provenance.KeyAlgorithms[0]), "key algorithm: "+joinAlgs())
+}
+
+func joinAlgs() string {
+	var s []string
+	for _, a := range provenance.KeyAlgorithms {
+		s = append(s, string(a))
+	}
+	return strings.Join(s, ", ")
+}
+
+func newKeygenCmd() *cobra.Command {
+	o := &keygenOptions{}
+	cmd := &cobra.Command{
+		Use:   "keygen --out PREFIX",
+		Short: "Generate a signing key pair for sign and verify",
+		Long: `keygen writes a private key as unencrypted PKCS #8 PEM to PREFIX.key, with
+mode 0600, and its public key as PKIX PEM to PREFIX.pub. It refuses to
+overwrite either file. It prints the key id (the hex SHA-256 of the public
+key's DER), which DSSE signatures carry; the private key is never printed.`,
+		Example: `  measure keygen --out ci
+  measure keygen --out release --alg ecdsa-p384`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.out == "" {
+				return usagef("--out is required")
+			}
+			alg, err := provenance.ParseKeyAlgorithm(o.alg)
+			if err != nil {
+				return usagef("--alg: %v", err)
+			}
+			priv, pub, err := provenance.GenerateKey(alg, nil)
+			if err != nil {
+				return err
+			}
+			v, err := provenance.ParseVerifier(pub)
+			if err != nil {
+				return err
+			}
+			keyPath, pubPath := o.out+".key", o.out+".pub"
+			if err := writeKeyPair(keyPath, pubPath, priv, pub); err != nil {
+				return err
+			}
+			id, _ := v.KeyID()
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (private, mode 0600) and %s (public, %s)\n", keyPath, pubPath, alg)
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), id)
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// writeKeyPair creates both files or neither: the private key with mode
+// 0600, the public key with 0644, whatever the umask. Existing files are
+// not touched.
+func writeKeyPair(keyPath, pubPath string, priv, pub []byte) (err error) {
+	var created []string
+	defer func() {
+		if err != nil {
+			for _, p := range created {
+				os.Remove(p)
+			}
+		}
+	}()
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{{keyPath, priv, 0o600}, {pubPath, pub, 0o644}} {
+		file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%q exists; keygen does not overwrite keys", f.path)
+		}
+		if err != nil {
+			return err
+		}
+		created = append(created, f.path)
+		if err := writeAndClose(file, f.data, f.mode); err != nil {
+			return fmt.Errorf("writing %q: %w", f.path, err)
+		}
+	}
+	return nil
+}
+
+func writeAndClose(f *os.File, data []byte, mode os.FileMode) error {
+	err := f.Chmod(mode) // exactly mode, whatever the umask
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
