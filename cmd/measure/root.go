@@ -33,6 +33,7 @@ reports for a guest, so that a tenant can check which firmware a provider runs.`
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newSNPCmd(),
+		newTDXCmd(),
 		newSEVESCmd(),
 		newSEVCmd(),
 		newSNPOVMFHashCmd(),

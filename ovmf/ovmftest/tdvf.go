@@ -16,6 +16,42 @@ type TDVF struct {
 	Sections []ovmf.TDVFSection
 	// Seed varies the filler bytes of the image.
 	Seed byte
+	// VarStore writes an empty authenticated variable store (as in a fresh
+	// OVMF_VARS.fd) over the CFV section's data.
+	VarStore bool
+}
+
+// EmptyVariableStore returns size bytes of a firmware volume holding an empty
+// authenticated variable store (PI spec EFI_FIRMWARE_VOLUME_HEADER; edk2
+// VariableFormat.h VARIABLE_STORE_HEADER), erased bytes 0xff after it.
+func EmptyVariableStore(size int) []byte {
+	const headerLength = 0x48 // FV header with one block-map entry and its terminator
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 0xff
+	}
+	clear(b[:headerLength])
+	nvData := ovmf.MustParseGUID("fff12b8d-7696-4c8b-a985-2747075b4f50") // gEfiSystemNvDataFvGuid
+	copy(b[16:], nvData[:])
+	binary.LittleEndian.PutUint64(b[0x20:], uint64(size))
+	copy(b[0x28:], "_FVH")
+	binary.LittleEndian.PutUint32(b[0x2c:], 0x4feff)
+	binary.LittleEndian.PutUint16(b[0x30:], headerLength)
+	b[0x37] = 2 // revision
+	binary.LittleEndian.PutUint32(b[0x38:], uint32(size/ovmf.PageSize))
+	binary.LittleEndian.PutUint32(b[0x3c:], ovmf.PageSize)
+	var sum uint16
+	for i := 0; i < headerLength; i += 2 {
+		sum += binary.LittleEndian.Uint16(b[i:])
+	}
+	binary.LittleEndian.PutUint16(b[0x32:], -sum)
+	store := b[headerLength:]
+	auth := ovmf.MustParseGUID("aaf32c78-947b-439a-a180-2e144ec37792") // gEfiAuthenticatedVariableGuid
+	copy(store, auth[:])
+	binary.LittleEndian.PutUint32(store[16:], uint32(size-headerLength))
+	store[20], store[21] = 0x5a, 0xfe // VARIABLE_STORE_FORMATTED, VARIABLE_STORE_HEALTHY
+	clear(store[22:28])
+	return b
 }
 
 // TDVFSections returns a layout like OVMF's (edk2 IntelTdxMetadata.asm, Debian
@@ -62,6 +98,13 @@ func TDVFImage(t TDVF) ([]byte, error) {
 	for i := range img {
 		x = x*1664525 + 1013904223 // a fixed LCG: deterministic filler
 		img[i] = byte(x >> 24)
+	}
+	if t.VarStore {
+		for _, sec := range secs {
+			if sec.Type == ovmf.TDVFSectionCFV && int(sec.DataOffset)+int(sec.RawDataSize) <= len(img) {
+				copy(img[sec.DataOffset:], EmptyVariableStore(int(sec.RawDataSize)))
+			}
+		}
 	}
 	copy(img[mdStart-16:], ovmf.TDVFMetadataGUID[:])
 	copy(img[mdStart:], md)

@@ -1,0 +1,417 @@
+package tdx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/measure-cc/measure/ovmf"
+)
+
+// QEMUVersion is a QEMU release, major.minor. Two of its behaviours change
+// the measurements: the default page-add order and whether it patches the
+// kernel's setup header before the firmware hashes it.
+type QEMUVersion struct{ Major, Minor int }
+
+// DefaultQEMUVersion is the behaviour assumed when none is given: the first
+// release that leaves a confidential guest's kernel unpatched.
+var DefaultQEMUVersion = QEMUVersion{10, 2}
+
+// ParseQEMUVersion parses "10.2", "9.2.0" or "8.2.2+ds-0ubuntu1".
+func ParseQEMUVersion(s string) (QEMUVersion, error) {
+	parts := strings.SplitN(strings.TrimSpace(s), ".", 3)
+	if len(parts) < 2 {
+		return QEMUVersion{}, fmt.Errorf("QEMU version %q, want major.minor such as 10.2", s)
+	}
+	minor := parts[1]
+	if i := strings.IndexFunc(minor, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minor = minor[:i]
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	mnr, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil || maj < 1 || maj > 99 || mnr > 99 {
+		return QEMUVersion{}, fmt.Errorf("QEMU version %q, want major.minor such as 10.2", s)
+	}
+	return QEMUVersion{maj, mnr}, nil
+}
+
+func (v QEMUVersion) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (v QEMUVersion) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// AtLeast reports whether v is major.minor or later.
+func (v QEMUVersion) AtLeast(major, minor int) bool {
+	return v.Major > major || v.Major == major && v.Minor >= minor
+}
+
+// PatchesKernelHeader reports whether this QEMU writes loader fields into a
+// TD's kernel setup header (up to 10.1; hw/i386/x86-common.c skips it for
+// confidential guests from 10.2).
+func (v QEMUVersion) PatchesKernelHeader() bool { return !v.AtLeast(10, 2) }
+
+// DefaultPageAddOrder is the page-add order of this QEMU's TDX stack:
+// two-pass for the 8.x out-of-tree stacks, single-pass from 9 on.
+func (v QEMUVersion) DefaultPageAddOrder() PageAddOrder {
+	if v.AtLeast(9, 0) {
+		return SinglePass
+	}
+	return TwoPass
+}
+
+// EDK2Release is an edk2 stable tag, edk2-stableYYYYMM.
+type EDK2Release struct{ Year, Month int }
+
+// ParseEDK2Release parses "202502", "edk2-stable202502" or "2025.02" (the
+// Debian package version).
+func ParseEDK2Release(s string) (EDK2Release, error) {
+	t := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "edk2-stable")
+	t = strings.TrimPrefix(t, "stable")
+	var y, m int
+	var err error
+	if a, b, ok := strings.Cut(t, "."); ok {
+		if len(b) > 2 {
+			b = b[:2]
+		}
+		y, err = strconv.Atoi(a)
+		if err == nil {
+			m, err = strconv.Atoi(b)
+		}
+	} else if len(t) >= 6 {
+		y, err = strconv.Atoi(t[:4])
+		if err == nil {
+			m, err = strconv.Atoi(t[4:6])
+		}
+	} else {
+		err = errors.New("too short")
+	}
+	if err != nil || y < 2019 || y > 2099 || m < 1 || m > 12 {
+		return EDK2Release{}, fmt.Errorf("edk2 release %q, want edk2-stableYYYYMM, YYYYMM or YYYY.MM", s)
+	}
+	return EDK2Release{y, m}, nil
+}
+
+// Known reports whether the release was given.
+func (r EDK2Release) Known() bool { return r.Year != 0 }
+
+// Before reports whether r is older than edk2-stable(year)(month).
+func (r EDK2Release) Before(year, month int) bool {
+	return r.Year < year || r.Year == year && r.Month < month
+}
+
+func (r EDK2Release) String() string {
+	if !r.Known() {
+		return "unknown"
+	}
+	return fmt.Sprintf("edk2-stable%04d%02d", r.Year, r.Month)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (r EDK2Release) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// Blob is a file the measurement needs only the size and digest of.
+type Blob struct {
+	Size   uint64
+	SHA384 Digest
+}
+
+// Config is everything besides the firmware that changes the measurements
+// of a TD started by QEMU with direct boot.
+type Config struct {
+	// PageAddOrder of the VMM (see QEMUVersion.DefaultPageAddOrder).
+	PageAddOrder PageAddOrder
+	// QEMU is the VMM's release.
+	QEMU QEMUVersion
+	// Memory is the guest RAM in bytes (-m).
+	Memory uint64
+	// Kernel is the bzImage (-kernel); nil without direct boot.
+	Kernel []byte
+	// Initrd is -initrd; nil for none.
+	Initrd *Blob
+	// Cmdline is -append.
+	Cmdline string
+	// ACPI is what QEMU generated; nil when unknown.
+	ACPI *ACPITables
+	// EDK2 is the firmware's edk2 release; zero when unknown.
+	EDK2 EDK2Release
+}
+
+// Result is the measurement of one launch.
+type Result struct {
+	MRTD Digest
+	// RTMRs at the moment the kernel takes over; nil where not computable.
+	RTMRs [4]*Digest
+	// Reasons says, for each nil RTMR, why.
+	Reasons [4]string
+	// Events is the predicted event log, every event that can be computed.
+	Events []Event
+	// Notes explain values that are easy to misread.
+	Notes []string
+	// KernelVersion is the version string of the kernel's setup header.
+	KernelVersion string
+	// KernelPatched tells whether the kernel was hashed with QEMU's setup
+	// header patches.
+	KernelPatched bool
+}
+
+// RTMR2 is measured by the Linux EFI stub into the TDX CC measurement
+// protocol from this release on.
+var stubMeasuresFrom = KernelRelease{6, 9}
+
+// UiApp boot option that OVMF's PlatformBootManagerLib registers as the boot
+// manager menu before it boots a -kernel (edk2 before edk2-stable202505):
+// "Fv(DXEFV)/FvFile(UiApp)", hidden, category APP.
+var (
+	dxeFVNameGUID = ovmf.MustParseGUID("7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1") // OvmfPkgX64.fdf [FV.DXEFV] FvNameGuid
+	uiAppFileGUID = ovmf.MustParseGUID("462caa21-7614-4503-836e-8ab6f4662331") // MdeModulePkg UiApp.inf FILE_GUID
+)
+
+const (
+	loadOptionActive      = 0x00000001
+	loadOptionHidden      = 0x00000008
+	loadOptionCategoryApp = 0x00000100
+	dpTypeMedia           = 0x04
+	dpSubPIWGFirmwareFile = 0x06
+	dpSubPIWGFirmwareVol  = 0x07
+	dpTypeEnd             = 0x7f
+	dpSubEndEntire        = 0xff
+)
+
+// uiAppLoadOption is EFI_LOAD_OPTION (UEFI spec 3.1.3) for UiApp.
+func uiAppLoadOption() []byte {
+	var fp []byte
+	for _, n := range []struct {
+		sub  byte
+		guid ovmf.GUID
+	}{{dpSubPIWGFirmwareVol, dxeFVNameGUID}, {dpSubPIWGFirmwareFile, uiAppFileGUID}} {
+		fp = append(fp, dpTypeMedia, n.sub)
+		fp = binary.LittleEndian.AppendUint16(fp, 4+16)
+		fp = append(fp, n.guid[:]...)
+	}
+	fp = append(fp, dpTypeEnd, dpSubEndEntire, 4, 0)
+	opt := binary.LittleEndian.AppendUint32(nil, loadOptionActive|loadOptionHidden|loadOptionCategoryApp)
+	opt = binary.LittleEndian.AppendUint16(opt, uint16(len(fp)))
+	opt = append(opt, utf16le("UiApp\x00")...)
+	return append(opt, fp...)
+}
+
+// Measure computes MRTD and the RTMRs of a TD started by QEMU from img with
+// cfg, and the predicted event log.
+func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
+	md, err := img.TDVFMetadata()
+	if err != nil {
+		return nil, err
+	}
+	data := img.Data()
+	if cfg.Memory == 0 {
+		return nil, errors.New("guest memory size is 0")
+	}
+	if strings.IndexByte(cfg.Cmdline, 0) >= 0 {
+		return nil, errors.New("kernel command line contains a NUL byte, which QEMU cannot pass")
+	}
+	ram, err := TDRAM(md, Q35RAM(cfg.Memory))
+	if err != nil {
+		return nil, fmt.Errorf("TD HOB for %d MiB of memory: %w", cfg.Memory>>20, err)
+	}
+	hob, err := NewTDHOB(md, ram)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if r.MRTD, err = MRTD(data, md, cfg.PageAddOrder, hob.Marshal()); err != nil {
+		return nil, err
+	}
+	var reasons [4][]string
+	notComputable := func(i int, why string) { reasons[i] = append(reasons[i], why) }
+
+	// RTMR0: SEC measures the TD HOB and the CFV; DXE the secure boot
+	// policy, a separator, QEMU's ACPI tables and the boot variables.
+	r.Events = append(r.Events, Event{RTMR: 0, Kind: EventTDHOB, Digest: sha384(hob.Measured()), Description: fmt.Sprintf("TD HOB at %#x: %d RAM ranges for %d MiB (q35)", hob.Address, len(hob.Resources), cfg.Memory>>20)})
+	cfv, hasCFV := md.Section(ovmf.TDVFSectionCFV)
+	if !hasCFV {
+		notComputable(0, "the TDVF metadata has no CFV section")
+	} else {
+		region := data[cfv.DataOffset : uint64(cfv.DataOffset)+uint64(cfv.RawDataSize)]
+		r.Events = append(r.Events, Event{RTMR: 0, Kind: EventCFV, Digest: sha384(region), Description: fmt.Sprintf("CFV (variable store) at image offset %#x, %#x bytes", cfv.DataOffset, cfv.RawDataSize)})
+		vars, varErr := ParseVariableStore(region)
+		if varErr != nil {
+			notComputable(0, "the variable store cannot be read: "+varErr.Error())
+		} else {
+			r.Events = append(r.Events, secureBootEvents(vars, &r.Notes)...)
+		}
+		r.Events = append(r.Events, Event{RTMR: 0, Kind: EventSeparator, Digest: separatorDigest(), Description: "EV_SEPARATOR after the secure boot policy"})
+		if cfg.ACPI == nil {
+			notComputable(0, "the ACPI tables QEMU generated are not given (--acpi-tables): they depend on the vCPUs, devices and QEMU version and are not guessed")
+		} else {
+			ev, err := acpiEvents(cfg.ACPI)
+			if err != nil {
+				return nil, err
+			}
+			r.Events = append(r.Events, ev...)
+		}
+		if varErr == nil && !(cfg.EDK2.Known() && !cfg.EDK2.Before(2025, 5)) {
+			// (edk2-stable202505 and later register other boot options;
+			// reported as not computable below.)
+			if _, ok := lookup(vars, GlobalVariableGUID, "BootOrder"); ok {
+				notComputable(0, "the variable store already holds BootOrder: the boot variables at boot depend on its history")
+			} else {
+				r.Events = append(r.Events,
+					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384([]byte{0, 0}), Description: "BootOrder: 0000"},
+					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384(uiAppLoadOption()), Description: "Boot0000: UiApp (boot manager menu), Fv(DXEFV)/FvFile(UiApp)"})
+			}
+		}
+		if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 11) {
+			// TdTcg2Dxe before edk2 commit efaf8931bb (edk2-stable202411)
+			// measured the ReadyToBoot separator into RTMR0, not RTMR1.
+			r.Events = append(r.Events, Event{RTMR: 0, Kind: EventSeparator, Digest: separatorDigest(), Description: "EV_SEPARATOR at ReadyToBoot (edk2 before edk2-stable202411)"})
+		}
+	}
+	if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 8) {
+		r.Notes = append(r.Notes, "OvmfPkgX64 before edk2-stable202408 measures into the RTMRs only when built with CC_MEASUREMENT_ENABLE=TRUE, and not at all before edk2-stable202302; otherwise RTMR0-2 stay zero")
+	}
+	switch {
+	case !cfg.EDK2.Known():
+		notComputable(0, "the firmware's edk2 release is not known (--edk2-version): edk2-stable202505 changed the RTMR0 events")
+	case !cfg.EDK2.Before(2025, 5):
+		notComputable(0, cfg.EDK2.String()+" also measures QEMU fw_cfg items and SMBIOS tables into RTMR0 and registers other boot options; that is not modelled")
+	}
+
+	// RTMR1 and RTMR2: the kernel OVMF loads, the EFI actions around it,
+	// and what the kernel's EFI stub measures.
+	if cfg.Kernel == nil {
+		notComputable(1, "no --kernel: without direct boot RTMR1 depends on the boot loader")
+		notComputable(2, "no --kernel: without direct boot RTMR2 depends on the boot loader")
+	} else if err := r.kernelEvents(cfg, hob, notComputable); err != nil {
+		return nil, err
+	}
+
+	replayed := Replay(r.Events)
+	for i := range r.RTMRs {
+		if len(reasons[i]) > 0 {
+			r.Reasons[i] = strings.Join(reasons[i], "; ")
+			continue
+		}
+		d := replayed[i]
+		r.RTMRs[i] = &d
+	}
+	return r, nil
+}
+
+// secureBootEvents are the EV_EFI_VARIABLE_DRIVER_CONFIG events of
+// TdTcg2Dxe's MeasureAllSecureVariables: SecureBoot, PK, KEK, db, dbx, and
+// dbt when present.
+func secureBootEvents(vars []Variable, notes *[]string) []Event {
+	var out []Event
+	_, hasPK := lookup(vars, GlobalVariableGUID, "PK")
+	var secureBoot []byte
+	if hasPK {
+		// The variable driver sets SecureBoot to 1 when a PK is enrolled.
+		secureBoot = []byte{1}
+		*notes = append(*notes, "SecureBoot is taken as 1 because the variable store holds a PK")
+	} else {
+		*notes = append(*notes, "SecureBoot is taken as absent because the variable store holds no PK (a firmware built with SECURE_BOOT_ENABLE sets it to 0 instead)")
+	}
+	for _, v := range []struct {
+		vendor ovmf.GUID
+		name   string
+	}{{GlobalVariableGUID, "SecureBoot"}, {GlobalVariableGUID, "PK"}, {GlobalVariableGUID, "KEK"}, {ImageSecurityDatabaseGUID, "db"}, {ImageSecurityDatabaseGUID, "dbx"}} {
+		d, ok := lookup(vars, v.vendor, v.name)
+		if v.name == "SecureBoot" {
+			d, ok = secureBoot, hasPK
+		}
+		desc := fmt.Sprintf("%s (%d bytes)", v.name, len(d))
+		if !ok {
+			desc = v.name + " (absent)"
+		}
+		out = append(out, Event{RTMR: 0, Kind: EventEFIVariable, Digest: variableDriverConfigDigest(v.vendor, v.name, d), Description: desc})
+	}
+	if d, ok := lookup(vars, ImageSecurityDatabaseGUID, "dbt"); ok {
+		out = append(out, Event{RTMR: 0, Kind: EventEFIVariable, Digest: variableDriverConfigDigest(ImageSecurityDatabaseGUID, "dbt", d), Description: fmt.Sprintf("dbt (%d bytes)", len(d))})
+	}
+	return out
+}
+
+func (r *Result) kernelEvents(cfg Config, hob *TDHOB, notComputable func(int, string)) error {
+	hdr, err := ParseSetupHeader(cfg.Kernel)
+	if err != nil {
+		return err
+	}
+	kernel := cfg.Kernel
+	if cfg.QEMU.PatchesKernelHeader() {
+		below := Q35RAM(cfg.Memory)[0].Length
+		p := LoaderPatch{Below4G: below, Cmdline: cfg.Cmdline, HasInitrd: cfg.Initrd != nil}
+		if cfg.Initrd != nil {
+			p.InitrdSize = cfg.Initrd.Size
+		}
+		if kernel, err = PatchSetupHeader(cfg.Kernel, p); err != nil {
+			return err
+		}
+		r.KernelPatched = true
+	}
+	kd, err := AuthenticodeSHA384(kernel)
+	if err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
+	how := "as given"
+	if r.KernelPatched {
+		how = "with QEMU " + cfg.QEMU.String() + "'s setup header patches"
+	}
+	r.Events = append(r.Events,
+		Event{RTMR: 1, Kind: EventKernel, Digest: kd, Description: "EV_EFI_BOOT_SERVICES_APPLICATION: kernel Authenticode SHA-384, " + how},
+		Event{RTMR: 1, Kind: EventEFIAction, Digest: sha384([]byte(actionCallingEFIApplication)), Description: actionCallingEFIApplication},
+	)
+	if !(cfg.EDK2.Known() && cfg.EDK2.Before(2024, 11)) {
+		// Older releases put the ReadyToBoot separator into RTMR0 (see Measure).
+		if !cfg.EDK2.Known() {
+			r.Notes = append(r.Notes, "RTMR1 assumes edk2-stable202411 or later, which measures the ReadyToBoot separator into RTMR1 (older TdTcg2Dxe put it into RTMR0); pass --edk2-version for older firmware")
+		}
+		r.Events = append(r.Events, Event{RTMR: 1, Kind: EventSeparator, Digest: separatorDigest(), Description: "EV_SEPARATOR at ReadyToBoot"})
+	}
+	r.Events = append(r.Events,
+		Event{RTMR: 1, Kind: EventEFIAction, Digest: sha384([]byte(actionExitBootServices)), Description: actionExitBootServices},
+		Event{RTMR: 1, Kind: EventEFIAction, Digest: sha384([]byte(actionExitBootServicesOK)), Description: actionExitBootServicesOK},
+	)
+
+	r.KernelVersion = KernelVersionString(cfg.Kernel, hdr)
+	rel, err := ParseKernelRelease(r.KernelVersion)
+	if err != nil {
+		notComputable(2, "the kernel's version cannot be read from its setup header, so whether its EFI stub measures the command line and initrd is unknown")
+		return nil
+	}
+	if !rel.AtLeast(stubMeasuresFrom.Major, stubMeasuresFrom.Minor) {
+		r.Notes = append(r.Notes, fmt.Sprintf("kernel %s is older than %s: its EFI stub measures neither the command line nor the initrd, so RTMR2 stays zero", rel, stubMeasuresFrom))
+		return nil
+	}
+	initrdSize := uint64(0)
+	if cfg.Initrd != nil {
+		initrdSize = cfg.Initrd.Size
+	}
+	// OVMF's LoadOptions (X86QemuLoadImageLib): the command line, then
+	// " initrd=initrd" when there is an initrd, as UCS-2, NUL-terminated;
+	// none at all when both are empty.
+	opts := ucs2Bytes(cfg.Cmdline)
+	if initrdSize > 0 {
+		opts = append(opts, ucs2Bytes(" initrd=initrd")...)
+	}
+	if len(opts) > 0 {
+		opts = append(opts, 0, 0)
+		r.Events = append(r.Events, Event{RTMR: 2, Kind: EventCmdline, Digest: sha384(opts), Description: fmt.Sprintf("LOADED_IMAGE::LoadOptions %q", string(decodeUCS2(opts)))})
+	}
+	if initrdSize > 0 {
+		r.Events = append(r.Events, Event{RTMR: 2, Kind: EventInitrd, Digest: cfg.Initrd.SHA384, Description: fmt.Sprintf("Linux initrd (%d bytes)", initrdSize)})
+	}
+	return nil
+}
+
+func decodeUCS2(b []byte) []byte {
+	out := make([]byte, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		if b[i] == 0 && b[i+1] == 0 {
+			break
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
