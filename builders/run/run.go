@@ -54,6 +54,9 @@ type Runner interface {
 	Run(ctx context.Context, c *Cmd) error
 }
 
+// maxErrCmd bounds the command line quoted in an error; logs carry it whole.
+const maxErrCmd = 160
+
 // Exec is the Runner that starts real processes with os/exec.
 type Exec struct{}
 
@@ -72,7 +75,11 @@ func (Exec) Run(ctx context.Context, c *Cmd) error {
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("running %s: %w", c.String(), err)
+		s := c.String()
+		if len(s) > maxErrCmd {
+			s = s[:maxErrCmd] + "..."
+		}
+		return fmt.Errorf("running %s: %w", s, err)
 	}
 	return nil
 }

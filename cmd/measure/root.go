@@ -41,6 +41,9 @@ reports for a guest, so that a tenant can check which firmware a provider runs.`
 		newKeygenCmd(),
 		newSignCmd(),
 		newVerifyCmd(),
+		newBuildCmd(),
+		newRecipesCmd(),
+		newDiffCmd(),
 	)
 	return root
 }

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/measure-cc/measure/builders/firmware"
+	buildrun "github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/builders/toolchain"
+	"github.com/measure-cc/measure/provenance"
+)
+
+// buildEnv is the outside world of `measure build`; tests replace it.
+type buildEnv struct {
+	runner buildrun.Runner
+	fetch  firmware.Fetcher
+	// provenance encodes the provenance inputs; its output is written to
+	// provenance.json.
+	provenance firmware.ProvenanceEncoder
+}
+
+func defaultBuildEnv() *buildEnv {
+	return &buildEnv{
+		runner:     buildrun.Exec{},
+		fetch:      &http.Client{Timeout: 30 * time.Minute},
+		provenance: slsaEncoder{},
+	}
+}
+
+// slsaEncoder turns a build's provenance inputs into a deterministic in-toto
+// Statement v1 with an SLSA provenance v1 predicate.
+type slsaEncoder struct{}
+
+// Encode implements firmware.ProvenanceEncoder.
+func (slsaEncoder) Encode(in *firmware.ProvenanceInputs) ([]byte, error) {
+	ext, err := jsonObject(in.ExternalParameters)
+	if err != nil {
+		return nil, err
+	}
+	internal, err := jsonObject(in.InternalParameters)
+	if err != nil {
+		return nil, err
+	}
+	b := provenance.Build{
+		BuildType:          in.BuildType,
+		ExternalParameters: ext,
+		InternalParameters: internal,
+		BuilderID:          in.BuilderID,
+		BuilderVersion:     map[string]string{"measure": version},
+		StartedOn:          in.StartedOn,
+		FinishedOn:         in.FinishedOn,
+	}
+	for k, v := range in.BuilderVersion {
+		b.BuilderVersion[k] = v
+	}
+	conv := func(as []firmware.Artifact) []provenance.Artifact {
+		out := make([]provenance.Artifact, len(as))
+		for i, a := range as {
+			out[i] = provenance.Artifact{Name: a.Name, URI: a.URI, Digest: a.Digest, Annotations: a.Annotations}
+		}
+		return out
+	}
+	b.ResolvedDependencies = conv(in.ResolvedDependencies)
+	b.Byproducts = conv(in.Byproducts)
+	for _, s := range in.Subjects {
+		b.Subjects = append(b.Subjects, provenance.Subject{Name: s.Name, Digest: s.Digest})
+	}
+	st, err := provenance.NewSLSAStatement(b)
+	if err != nil {
+		return nil, err
+	}
+	return provenance.Marshal(st)
+}
+
+// jsonObject gives v the shape JSON gives it: maps, slices, float64.
+func jsonObject(v map[string]any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
+}
+
+// recipeOptions is --recipe.
+type recipeOptions struct {
+	recipe string
+}
+
+func (o *recipeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.recipe, "recipe", firmware.DefaultRecipe, "embedded recipe name (see `measure recipes list`) or a recipe YAML file")
+}
+
+func (o *recipeOptions) load() (*firmware.Recipe, error) {
+	if strings.HasSuffix(o.recipe, ".yaml") || strings.HasSuffix(o.recipe, ".yml") || strings.Contains(o.recipe, "/") {
+		b, err := readFileLimit(o.recipe, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		r, err := firmware.ParseRecipe(b)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", o.recipe, err)
+		}
+		return r, nil
+	}
+	r, err := firmware.LookupRecipe(o.recipe)
+	if errors.Is(err, firmware.ErrUnknownRecipe) {
+		return nil, usageError{err}
+	}
+	return r, err
+}
+
+type buildOptions struct {
+	recipe   recipeOptions
+	out      outputOptions
+	outDir   string
+	cacheDir string
+	check    bool
+	jobs     int
+	keepWork bool
+}
+
+func defaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "measure")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/cache/measure"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "measure")
+	}
+	return filepath.Join(os.TempDir(), "measure-cache")
+}
+
+func newBuildCmd() *cobra.Command {
+	return newBuildCmdEnv(defaultBuildEnv())
+}
+
+func newBuildCmdEnv(env *buildEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build firmware bit for bit from pinned sources in a pinned toolchain",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("build needs a subcommand: ovmf")
+		},
+	}
+	cmd.AddCommand(newBuildOVMFCmd(env))
+	return cmd
+}
+
+func newBuildOVMFCmd(env *buildEnv) *cobra.Command {
+	o := &buildOptions{out: outputOptions{allowed: []string{"text", "json"}}}
+	cmd := &cobra.Command{
+		Use:   "ovmf",
+		Short: "Build OVMF from a recipe, write the firmware, its provenance and a build log",
+		Long: `Build OVMF from a recipe: pinned edk2 source tarballs and patches, a pinned
+toolchain root (a debootstrap of a Debian suite at checked package versions,
+stored as an OCI image and named by its digest), the platform DSC, its flags
+and PCDs, and SOURCE_DATE_EPOCH. The build runs as a fixed user in a chroot
+with new mount, PID, network, UTS and IPC namespaces: no network, a fixed
+path, hostname, umask, time zone and locale. It needs root.
+
+Sources and toolchain roots are cached under --cache, keyed by sha256.
+With --check the recipe is built twice under different outside conditions
+and the command fails, naming the files that differ, unless every byte is
+the same.`,
+		Example: `  measure build ovmf
+  measure build ovmf --recipe amdsev --out out/
+  measure build ovmf --recipe recipes/ovmf/amdsev.yaml --out out/
+  measure build ovmf --check
+  measure build ovmf --recipe debian-trixie --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd, env)
+		},
+	}
+	o.recipe.AddFlags(cmd.Flags())
+	o.out.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&o.outDir, "out", "out", "output directory")
+	cmd.Flags().StringVar(&o.cacheDir, "cache", defaultCacheDir(), "cache of sources, toolchain images and roots")
+	cmd.Flags().BoolVar(&o.check, "check", false, "build twice under varied conditions and compare the bytes")
+	cmd.Flags().IntVar(&o.jobs, "jobs", 0, "edk2 build threads (0: one per CPU); the output does not depend on it")
+	cmd.Flags().BoolVar(&o.keepWork, "keep-work", false, "keep the build's work directory under --cache/work")
+	return cmd
+}
+
+// progressWriter returns w when it is a terminal, nil otherwise.
+func progressWriter(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return w
+}
+
+func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if o.jobs < 0 {
+		return usagef("--jobs %d: want 0 or more", o.jobs)
+	}
+	r, err := o.recipe.load()
+	if err != nil {
+		return err
+	}
+	progress := progressWriter(cmd.ErrOrStderr())
+	b := &firmware.Builder{
+		CacheDir: o.cacheDir,
+		Runner:   env.runner,
+		Fetch:    env.fetch,
+		Toolchains: &toolchain.Cache{
+			Dir: o.cacheDir, Runner: env.runner, Progress: progress,
+		},
+		Jobs:     o.jobs,
+		Progress: progress,
+		KeepWork: o.keepWork,
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var results []*firmware.Result
+	if o.check {
+		cr, err := b.Check(ctx, r, o.outDir)
+		if cr != nil {
+			results = append(results, cr.A, cr.B)
+		}
+		if err != nil {
+			if cr != nil {
+				describeMismatches(cmd.ErrOrStderr(), cr)
+			}
+			return err
+		}
+	} else {
+		res, err := b.Build(ctx, r, firmware.Options{OutDir: o.outDir})
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	for _, res := range results {
+		if err := writeProvenance(env.provenance, res); err != nil {
+			return err
+		}
+	}
+	return printBuild(cmd.OutOrStdout(), o.out.format, o.check, results)
+}
+
+func writeProvenance(enc firmware.ProvenanceEncoder, res *firmware.Result) error {
+	b, err := enc.Encode(res.Provenance)
+	if err != nil {
+		return fmt.Errorf("provenance of recipe %q: %w", res.Recipe.Name, err)
+	}
+	return os.WriteFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'), 0o644)
+}
+
+type buildReport struct {
+	Recipe    string          `json:"recipe"`
+	Toolchain string          `json:"toolchain"`
+	BuildTime string          `json:"buildTime"`
+	Log       string          `json:"log"`
+	Files     []firmware.File `json:"files"`
+}
+
+func printBuild(w io.Writer, format string, check bool, results []*firmware.Result) error {
+	reps := make([]buildReport, len(results))
+	for i, res := range results {
+		reps[i] = buildReport{
+			Recipe: res.Recipe.Name, Toolchain: res.Toolchain.Digest,
+			BuildTime: res.BuildTime.Round(time.Second).String(), Log: res.Log, Files: res.Files,
+		}
+	}
+	if format == "json" {
+		var v any = reps[0]
+		if check {
+			v = map[string]any{"reproducible": true, "builds": reps}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	rep := reps[len(reps)-1]
+	if check {
+		fmt.Fprintf(w, "recipe %s: reproducible (builds of %s and %s)\n", rep.Recipe, reps[0].BuildTime, rep.BuildTime)
+	}
+	fmt.Fprintf(w, "toolchain %s\n", rep.Toolchain)
+	for _, f := range rep.Files {
+		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
+	}
+	return nil
+}
+
+// describeMismatches names, per differing file, the firmware modules that
+// differ.
+func describeMismatches(w io.Writer, cr *firmware.CheckResult) {
+	for _, m := range cr.Mismatches {
+		fmt.Fprintf(w, "%s differs: %s\n  a: %s %s\n  b: %s %s\n", m.Name, m.Reason, m.A.SHA256, m.A.Path, m.B.SHA256, m.B.Path)
+		if err := printFVDiff(w, m.A.Path, m.B.Path); err != nil {
+			fmt.Fprintf(w, "  (no module diff: %v)\n", err)
+		}
+	}
+}
