@@ -388,15 +388,7 @@ func (r *Result) kernelEvents(cfg Config, hob *TDHOB, notComputable func(int, st
 	if cfg.Initrd != nil {
 		initrdSize = cfg.Initrd.Size
 	}
-	// OVMF's LoadOptions (X86QemuLoadImageLib): the command line, then
-	// " initrd=initrd" when there is an initrd, as UCS-2, NUL-terminated;
-	// none at all when both are empty.
-	opts := ucs2Bytes(cfg.Cmdline)
-	if initrdSize > 0 {
-		opts = append(opts, ucs2Bytes(" initrd=initrd")...)
-	}
-	if len(opts) > 0 {
-		opts = append(opts, 0, 0)
+	if opts := LoadOptions(cfg.Cmdline, initrdSize); opts != nil {
 		r.Events = append(r.Events, Event{RTMR: 2, Kind: EventCmdline, Digest: sha384(opts), Description: fmt.Sprintf("LOADED_IMAGE::LoadOptions %q", string(decodeUCS2(opts)))})
 	}
 	if initrdSize > 0 {
@@ -414,4 +406,20 @@ func decodeUCS2(b []byte) []byte {
 		out = append(out, b[i])
 	}
 	return out
+}
+
+// LoadOptions returns the LoadOptions OVMF gives a -kernel image
+// (OvmfPkg/Library/X86QemuLoadImageLib, QemuLoadKernelImage): the command
+// line, then " initrd=initrd" when the initrd is not empty, each byte as a
+// UCS-2 code unit, NUL-terminated; nil when both are empty. The Linux EFI
+// stub measures exactly these bytes.
+func LoadOptions(cmdline string, initrdSize uint64) []byte {
+	opts := ucs2Bytes(cmdline)
+	if initrdSize > 0 {
+		opts = append(opts, ucs2Bytes(" initrd=initrd")...)
+	}
+	if len(opts) == 0 {
+		return nil
+	}
+	return append(opts, 0, 0)
 }
