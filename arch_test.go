@@ -1,0 +1,68 @@
+// Package arch_test keeps the dependency rules of STYLE.md: the measurement
+// core is standard library only, and each third-party library stays in the
+// package that owns its concern.
+package arch_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/measure-cc/measure"
+
+// deps returns the non-standard-library packages pkg imports, directly or not.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+func TestCoreIsStandardLibraryOnly(t *testing.T) {
+	for _, pkg := range []string{"./ovmf", "./measure/..."} {
+		for _, d := range deps(t, pkg) {
+			if !strings.HasPrefix(d, module+"/ovmf") && !strings.HasPrefix(d, module+"/measure") {
+				t.Errorf("%s depends on %s: the measurement core must use the standard library only", pkg, d)
+			}
+		}
+	}
+}
+
+// TestLibrariesStayInPlace: a library may be imported only under the
+// package prefixes listed for it.
+func TestLibrariesStayInPlace(t *testing.T) {
+	allowed := map[string][]string{
+		"github.com/spf13/cobra":                 {module + "/cmd/"},
+		"github.com/in-toto/":                    {module + "/provenance"},
+		"github.com/secure-systems-lab/":         {module + "/provenance"},
+		"github.com/google/go-containerregistry": {module + "/builders", module + "/oci", module + "/distribute"},
+		"github.com/u-root/":                     {module + "/builders/initramfs"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		for _, imp := range imports {
+			for lib, where := range allowed {
+				if !strings.HasPrefix(imp, lib) {
+					continue
+				}
+				ok := false
+				for _, w := range where {
+					if strings.HasPrefix(pkg, w) {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("%s imports %s; only %v may", pkg, imp, where)
+				}
+			}
+		}
+	}
+}
