@@ -221,3 +221,31 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestSevSnpMeasureCompat: flags sev-snp-measure accepts in modes that do not
+// use them are accepted and change nothing; its --output-format still works;
+// malformed values are still errors.
+func TestSevSnpMeasureCompat(t *testing.T) {
+	same := func(a, b []string) {
+		t.Helper()
+		outA, errA, codeA := runCLI(a...)
+		outB, errB, codeB := runCLI(b...)
+		if codeA != 0 || codeB != 0 || outA != outB {
+			t.Errorf("measure %q = %q (exit %d, %s); measure %q = %q (exit %d, %s); want equal successes", a, outA, codeA, errA, b, outB, codeB, errB)
+		}
+	}
+	same([]string{"sev", "--ovmf", bookworm}, []string{"sev", "--ovmf", bookworm, "--vcpus", "4", "--vcpu-type", "EPYC-v4", "--vmm-type", "QEMU", "--guest-features", "0x21"})
+	seves := []string{"seves", "--ovmf", bookworm, "--vcpus", "4", "--vcpu-type", "EPYC-v4"}
+	same(seves, append(seves, "--guest-features", "0x21"))
+	same(append(seves, "--output", "base64"), append(seves, "--output-format", "base64"))
+	for _, bad := range [][]string{
+		{"sev", "--ovmf", bookworm, "--vcpu-type", "EPYC-Zen9"},
+		{"sev", "--ovmf", bookworm, "--vcpus", "0"},
+		{"sev", "--ovmf", bookworm, "--vmm-type", "xen"},
+		append(seves, "--guest-features", "x"),
+	} {
+		if out, _, code := runCLI(bad...); code != exitUsage || out != "" {
+			t.Errorf("measure %q: exit %d, stdout %q; want exit %d and nothing", bad, code, out, exitUsage)
+		}
+	}
+}

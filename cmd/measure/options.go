@@ -171,6 +171,9 @@ type outputOptions struct {
 
 func (o *outputOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.format, "output", "o", o.allowed[0], "output format: "+strings.Join(o.allowed, ", "))
+	// sev-snp-measure's name for the same flag.
+	fs.StringVar(&o.format, "output-format", o.allowed[0], "same as --output")
+	_ = fs.MarkHidden("output-format")
 }
 
 func (o *outputOptions) validate() error {

@@ -9,14 +9,18 @@ import (
 )
 
 type sevOptions struct {
-	fw   firmwareOptions
-	boot kernelOptions
-	out  outputOptions
-	stmt statementOptions
+	fw      firmwareOptions
+	boot    kernelOptions
+	out     outputOptions
+	stmt    statementOptions
+	ignored ignoredOptions
 }
 
 func newSEVCmd() *cobra.Command {
-	o := &sevOptions{out: outputOptions{allowed: []string{"hex", "base64", "json", "statement"}}}
+	o := &sevOptions{
+		out:     outputOptions{allowed: []string{"hex", "base64", "json", "statement"}},
+		ignored: ignoredOptions{noVCPU: true},
+	}
 	cmd := &cobra.Command{
 		Use:   "sev",
 		Short: "Compute the SEV (without -ES) launch digest",
@@ -25,6 +29,9 @@ func newSEVCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.out.validate(); err != nil {
+				return err
+			}
+			if err := o.ignored.check(); err != nil {
 				return err
 			}
 			fw, err := o.fw.load()
@@ -50,6 +57,7 @@ func newSEVCmd() *cobra.Command {
 	o.boot.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
 	o.stmt.AddFlags(cmd.Flags())
+	o.ignored.AddFlags(cmd)
 	return cmd
 }
 

@@ -9,11 +9,12 @@ import (
 )
 
 type sevesOptions struct {
-	fw   firmwareOptions
-	boot kernelOptions
-	vcpu vcpuOptions
-	out  outputOptions
-	stmt statementOptions
+	fw      firmwareOptions
+	boot    kernelOptions
+	vcpu    vcpuOptions
+	out     outputOptions
+	stmt    statementOptions
+	ignored ignoredOptions
 }
 
 func newSEVESCmd() *cobra.Command {
@@ -29,6 +30,9 @@ func newSEVESCmd() *cobra.Command {
 				return printCPUTypes(cmd.OutOrStdout())
 			}
 			if err := o.out.validate(); err != nil {
+				return err
+			}
+			if err := o.ignored.check(); err != nil {
 				return err
 			}
 			launches, err := o.vcpu.configs(0)
@@ -65,5 +69,6 @@ func newSEVESCmd() *cobra.Command {
 	o.vcpu.AddFlags(cmd)
 	o.out.AddFlags(cmd.Flags())
 	o.stmt.AddFlags(cmd.Flags())
+	o.ignored.AddFlags(cmd)
 	return cmd
 }

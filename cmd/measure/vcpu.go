@@ -162,3 +162,50 @@ func printCPUTypes(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// ignoredOptions are flags sev-snp-measure accepts in a mode that does not
+// use them (vCPU flags for SEV, --guest-features for SEV-ES). They are
+// accepted, hidden, for drop-in compatibility, checked for well-formedness,
+// and change nothing.
+type ignoredOptions struct {
+	vcpu     vcpuOptions
+	features string
+	noVCPU   bool
+}
+
+func (o *ignoredOptions) AddFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	if o.noVCPU {
+		o.vcpu.AddFlags(cmd)
+		for _, name := range []string{"vcpus", "vcpu-type", "vcpu-sig", "vcpu-family", "vcpu-model", "vcpu-stepping", "vmm-type", "list-vcpu-types"} {
+			_ = fs.MarkHidden(name)
+		}
+	}
+	fs.StringVar(&o.features, "guest-features", "0x1", "ignored: SEV_FEATURES is 0 under SEV-ES")
+	_ = fs.MarkHidden("guest-features")
+}
+
+// check rejects malformed values of the ignored flags, so a typo is still
+// an error.
+func (o *ignoredOptions) check() error {
+	if _, err := parseUint("guest-features", o.features, 64); err != nil {
+		return err
+	}
+	if !o.noVCPU {
+		return nil
+	}
+	if o.vcpu.vcpus != "" {
+		if _, err := parseVCPUs(o.vcpu.vcpus); err != nil {
+			return err
+		}
+	}
+	if _, err := o.vcpu.cpuChoices(); err != nil {
+		return err
+	}
+	for _, s := range o.vcpu.vmms {
+		if _, err := snp.ParseVMMType(s); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
+}
