@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -27,6 +28,12 @@ const (
 	exitSubjectMismatch   = 15 // an --artifact matches no subject
 )
 
+// Exit codes of pull, documented in docs/oci.md.
+const (
+	exitUnsigned = 16 // no signed statement is attached to the firmware
+	exitMismatch = 17 // registry content does not match its digest or annotations
+)
+
 // provenanceExitCodes maps the provenance package's sentinel errors to
 // exit codes.
 var provenanceExitCodes = []struct {
@@ -39,6 +46,9 @@ var provenanceExitCodes = []struct {
 	{provenance.ErrThreshold, exitThreshold},
 	{provenance.ErrInvalidStatement, exitInvalidStatement},
 	{provenance.ErrSubjectMismatch, exitSubjectMismatch},
+	{oci.ErrUnsigned, exitUnsigned},
+	{oci.ErrMismatch, exitMismatch},
+	{oci.ErrNotDigest, exitUsage},
 }
 
 // usageError marks an error in the command line itself: flags, arguments,

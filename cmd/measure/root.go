@@ -44,6 +44,8 @@ reports for a guest, so that a tenant can check which firmware a provider runs.`
 		newBuildCmd(),
 		newRecipesCmd(),
 		newDiffCmd(),
+		newPushCmd(),
+		newPullCmd(),
 	)
 	return root
 }
