@@ -1,0 +1,206 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	sevabi "github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
+	sevverify "github.com/google/go-sev-guest/verify"
+	"github.com/google/go-sev-guest/verify/trust"
+	tdxverify "github.com/google/go-tdx-guest/verify"
+)
+
+// Hardware is what the hardware-signature check established.
+type Hardware struct {
+	// Checked is false when no certificates were given: then nothing
+	// vouches that the report came from genuine hardware.
+	Checked bool `json:"checked"`
+	// Signer names the key that signed: VCEK or VLEK (SEV-SNP), or the
+	// attestation key certified by the PCK (TDX).
+	Signer string `json:"signer,omitempty"`
+	// ProductLine is the SEV-SNP product line (Milan, Genoa, Turin).
+	ProductLine string `json:"productLine,omitempty"`
+	// Root names the trusted root certificate: its subject and the SHA-256
+	// of its DER.
+	Root string `json:"root,omitempty"`
+	// VendorRoot is true when the root is the AMD or Intel root that
+	// go-sev-guest or go-tdx-guest carries, false for a root the caller
+	// supplied that is not that one.
+	VendorRoot bool `json:"vendorRoot"`
+	// Limits says what was not checked.
+	Limits []string `json:"limits,omitempty"`
+}
+
+// ErrNoCertificate: the certificate needed to check a signature is missing.
+var ErrNoCertificate = errors.New("missing certificate")
+
+// SNPCerts are the certificates for an SEV-SNP report, each DER or PEM.
+type SNPCerts struct {
+	// VCEK or VLEK is the key that signed the report (from AMD's KDS, or
+	// the provider for a VLEK). When both are empty, the extended report's
+	// certificate table supplies it.
+	VCEK, VLEK []byte
+	// ASK (ASVK for a VLEK) and ARK, when both are set, are the roots to
+	// trust instead of AMD's published roots built into go-sev-guest.
+	ASK, ARK []byte
+}
+
+// VerifySNPSignature checks r's signature with the VCEK or VLEK and that
+// certificate's chain to the trusted ARK, with certificates valid at now.
+// It fetches nothing and does not check revocation. Failures wrap
+// ErrHardwareSignature.
+func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware, error) {
+	chain := &spb.CertificateChain{}
+	if r.certs != nil {
+		chain.VcekCert, chain.VlekCert = r.certs.GetVcekCert(), r.certs.GetVlekCert()
+	}
+	for _, c := range []struct {
+		in  []byte
+		out *[]byte
+	}{{certs.VCEK, &chain.VcekCert}, {certs.VLEK, &chain.VlekCert}} {
+		if len(c.in) > 0 {
+			der, err := derOf(c.in)
+			if err != nil {
+				return nil, err
+			}
+			*c.out = der
+		}
+	}
+	info, err := sevabi.ParseSignerInfo(r.proto.GetSignerInfo())
+	if err != nil {
+		return nil, fmt.Errorf("%w: SIGNER_INFO: %v", ErrMalformed, err)
+	}
+	h := &Hardware{Checked: true, Signer: info.SigningKey.String(),
+		Limits: []string{"certificate revocation (CRL) not checked"}}
+	var signer []byte
+	switch info.SigningKey {
+	case sevabi.VcekReportSigner:
+		signer = chain.VcekCert
+	case sevabi.VlekReportSigner:
+		signer = chain.VlekCert
+	default:
+		return nil, fmt.Errorf("%w: report signed by %v, want VCEK or VLEK", ErrHardwareSignature, info.SigningKey)
+	}
+	if len(signer) == 0 {
+		return nil, fmt.Errorf("%w: the report is signed by the %v and no %v certificate was given", ErrNoCertificate, info.SigningKey, info.SigningKey)
+	}
+	h.ProductLine = snpProductLine(r, signer, info.SigningKey)
+	opts := &sevverify.Options{DisableCertFetching: true, Now: now}
+	switch {
+	case len(certs.ASK) > 0 && len(certs.ARK) > 0:
+		ask, err := derOf(certs.ASK)
+		if err != nil {
+			return nil, err
+		}
+		ark, err := derOf(certs.ARK)
+		if err != nil {
+			return nil, err
+		}
+		arkCert, err := x509.ParseCertificate(ark)
+		if err != nil {
+			return nil, fmt.Errorf("ARK: %v", err)
+		}
+		askCert, err := x509.ParseCertificate(ask)
+		if err != nil {
+			return nil, fmt.Errorf("ASK: %v", err)
+		}
+		opts.TrustedRoots = map[string][]*trust.AMDRootCerts{}
+		for _, line := range []string{"Milan", "Genoa", "Turin"} {
+			root := trust.AMDRootCertsProduct(line)
+			root.ProductCerts = &trust.ProductCerts{Ark: arkCert, Ask: askCert, Asvk: askCert}
+			opts.TrustedRoots[line] = []*trust.AMDRootCerts{root}
+		}
+		h.Root = describeRoot(arkCert)
+		if def, err := trust.GetDefaultRootCerts(h.ProductLine); err == nil && def.ProductCerts != nil && def.ProductCerts.Ark != nil {
+			h.VendorRoot = bytes.Equal(def.ProductCerts.Ark.Raw, ark)
+		}
+	case len(certs.ASK) > 0 || len(certs.ARK) > 0:
+		return nil, fmt.Errorf("%w: an ASK without an ARK or the reverse: give both or neither", ErrNoCertificate)
+	default:
+		def, err := trust.GetDefaultRootCerts(h.ProductLine)
+		if err != nil {
+			return nil, fmt.Errorf("%w: no built-in AMD root for product line %q: %v", ErrHardwareSignature, h.ProductLine, err)
+		}
+		h.Root, h.VendorRoot = describeRoot(def.ProductCerts.Ark), true
+	}
+	att := &spb.Attestation{Report: r.proto, CertificateChain: chain}
+	if err := sevverify.SnpAttestation(att, opts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
+	}
+	return h, nil
+}
+
+// snpProductLine is the product line from the report (version 3 and later
+// carry the CPUID family, model and stepping), else from the VCEK.
+func snpProductLine(r *SNPReport, signer []byte, key sevabi.ReportSigner) string {
+	if fms := r.proto.GetCpuid1EaxFms(); fms != 0 {
+		return kds.ProductLineFromFms(fms)
+	}
+	cert, err := x509.ParseCertificate(signer)
+	if err != nil {
+		return "Unknown"
+	}
+	exts, err := kds.CertificateExtensions(cert, key)
+	if err != nil {
+		return "Unknown"
+	}
+	return kds.ProductLineOfProductName(exts.ProductName)
+}
+
+// VerifyTDXSignature checks q's signature with its attestation key, the QE
+// report's signature with the PCK certificate the quote carries, and the
+// PCK chain to the trusted root: root (DER or PEM) when given, else the
+// Intel SGX root CA built into go-tdx-guest; certificates must be valid at
+// now. It fetches nothing: the TCB status (TCB info, QE identity) and
+// revocation are not checked. Failures wrap ErrHardwareSignature.
+func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, error) {
+	opts := &tdxverify.Options{Now: now}
+	h := &Hardware{Checked: true, Signer: "attestation key certified by the PCK",
+		Limits: []string{"TCB status collateral (TCB info, QE identity) not checked", "certificate revocation (CRL) not checked"}}
+	if len(root) > 0 {
+		der, err := derOf(root)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("TDX root certificate: %v", err)
+		}
+		opts.TrustedRoots = x509.NewCertPool()
+		opts.TrustedRoots.AddCert(cert)
+		h.Root = describeRoot(cert)
+	} else {
+		h.Root, h.VendorRoot = "Intel SGX Root CA built into go-tdx-guest", true
+	}
+	if err := tdxverify.TdxQuote(q.proto, opts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
+	}
+	return h, nil
+}
+
+// derOf returns the DER of a certificate given as DER or PEM.
+func derOf(b []byte) ([]byte, error) {
+	if blk, _ := pem.Decode(b); blk != nil {
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %q, want CERTIFICATE", blk.Type)
+		}
+		return blk.Bytes, nil
+	}
+	if _, err := x509.ParseCertificate(b); err != nil {
+		return nil, fmt.Errorf("certificate is neither PEM nor DER: %v", err)
+	}
+	return b, nil
+}
+
+func describeRoot(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return fmt.Sprintf("%s (sha256 %s)", c.Subject.CommonName, hex.EncodeToString(sum[:]))
+}
