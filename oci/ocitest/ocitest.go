@@ -48,9 +48,10 @@ func NewRegistry(t testing.TB, o RegistryOptions) string {
 	return strings.TrimPrefix(s.URL, "http://")
 }
 
-// DistributionBinary is the program Debian's docker-registry package
-// installs.
-const DistributionBinary = "docker-registry"
+// DistributionBinaries are the names of CNCF distribution's registry
+// program: Debian's docker-registry package, then upstream's (nixpkgs'
+// distribution package, the flake's dev shell).
+var DistributionBinaries = []string{"docker-registry", "registry"}
 
 // Distribution is a running docker-registry.
 type Distribution struct {
@@ -68,9 +69,15 @@ type Distribution struct {
 // binary is absent.
 func StartDistribution(t testing.TB) *Distribution {
 	t.Helper()
-	bin, err := exec.LookPath(DistributionBinary)
-	if err != nil {
-		t.Skipf("%s not found (apt-get install docker-registry; .ci/run does): the real-registry test needs it", DistributionBinary)
+	var bin string
+	for _, n := range DistributionBinaries {
+		if p, err := exec.LookPath(n); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skipf("none of %v found (apt-get install docker-registry; .ci/run does): the real-registry test needs one", DistributionBinaries)
 	}
 	v, err := exec.Command(bin, "--version").Output()
 	if err != nil {
