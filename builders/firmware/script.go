@@ -74,6 +74,7 @@ func (r *Recipe) Script(jobs int) string {
 		s = append(s, fmt.Sprintf("tar -xf %s --no-same-owner --strip-components=%d -C %s",
 			run.Quote(r.sourcePath(i)), src.Strip, run.Quote(dir)))
 	}
+	s = append(s, `echo "measure: unpacked at ${SECONDS}s"`)
 	if r.Patches.Series != "" || len(r.Patches.Files) > 0 {
 		s = append(s, "# patch")
 	}
@@ -86,10 +87,11 @@ func (r *Recipe) Script(jobs int) string {
 	}
 	s = append(s, "# build", ". ./edksetup.sh")
 	s = append(s, r.Build.Setup...)
+	s = append(s, `echo "measure: set up at ${SECONDS}s"`)
 	q := make([]string, 0, 16)
 	for _, a := range r.BuildArgs(jobs) {
 		q = append(q, run.Quote(a))
 	}
-	s = append(s, strings.Join(q, " "))
+	s = append(s, strings.Join(q, " "), `echo "measure: built at ${SECONDS}s"`)
 	return strings.Join(s, "\n") + "\n"
 }
