@@ -23,6 +23,9 @@ func fixture(t *testing.T, name string) []byte {
 // (edk2 2025.02 and 2022.11): modules inside the LZMA-compressed
 // FVMAIN_COMPACT must show, with UI names.
 func TestCompareDebian(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inflates two LZMA volumes: seconds")
+	}
 	a := fixture(t, "trixie-OVMF_CODE_4M.fd")
 	b := fixture(t, "bookworm-OVMF_CODE_4M.fd")
 	rep, err := Compare(a, b)
@@ -76,5 +79,20 @@ func TestCompareSynthetic(t *testing.T) {
 	raw, err := Compare([]byte("abc"), []byte("abd"))
 	if err != nil || raw.Note == "" || raw.DiffBytes != 1 {
 		t.Errorf("Compare(raw) = %+v, %v, want a note and 1 byte", raw, err)
+	}
+}
+
+// TestCompareWholeImages compares whole OVMF.fd files, whose NVRAM volume
+// is a variable store, not FFS.
+func TestCompareWholeImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inflates LZMA volumes: seconds")
+	}
+	rep, err := Compare(fixture(t, "trixie-OVMF_VARS_4M.fd"), fixture(t, "trixie-OVMF_VARS_4M.ms.fd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 1 || !strings.Contains(rep.Changes[0].String(), "(volume contents, not FFS)") {
+		t.Errorf("Compare(VARS, VARS.ms) changes = %v, want the variable store", rep.Changes)
 	}
 }

@@ -53,6 +53,11 @@ func walkVolumes(vols []Volume, prefix string, out *[]Module) {
 		if v.Name != (ovmf.GUID{}) {
 			vp = fmt.Sprintf("%sfv:%s", prefix, v.Name)
 		}
+		if v.NotFFS {
+			// One pseudo-module for the whole store, named by its file system.
+			*out = append(*out, Module{Path: vp, GUID: v.Header.FileSystemGUID, UI: "(volume contents, not FFS)", SHA256: sha256.Sum256(v.Body)})
+			continue
+		}
 		for _, f := range v.Files {
 			m := Module{Path: vp, GUID: f.Header.Name, UI: f.UI, Type: f.Header.Type, SHA256: sha256.Sum256(f.Data)}
 			leafSections(f.Sections, &m)

@@ -124,7 +124,15 @@ type Volume struct {
 	Files []File
 	// Data is the whole volume.
 	Data []byte
+	// NotFFS is set for a volume whose file system is not FFS2 or FFS3 (an
+	// NVRAM variable store): its files are not parsed.
+	NotFFS bool
+	// Body is the volume after its headers.
+	Body []byte
 }
+
+// FFS3GUID is EFI_FIRMWARE_FILE_SYSTEM3_GUID (files may exceed 16 MiB).
+var FFS3GUID = ovmf.MustParseGUID("5473c07a-3dcb-4dca-bd6f-1e9689e7349a")
 
 // File is an FFS file.
 type File struct {
@@ -238,6 +246,11 @@ func (p *parser) volume(data []byte, depth int) (*Volume, error) {
 			return nil, fmt.Errorf("extended header size %#x at %#x, want 20 to %#x", es, eo, len(v.Data)-eo)
 		}
 		start = eo + es
+	}
+	v.Body = v.Data[start:]
+	if h.FileSystemGUID != FFS2GUID && h.FileSystemGUID != FFS3GUID {
+		v.NotFFS = true
+		return v, nil
 	}
 	files, err := p.files(v.Data, start, depth)
 	if err != nil {

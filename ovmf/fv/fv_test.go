@@ -183,3 +183,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseNotFFS(t *testing.T) {
+	v := MarshalVolume(ovmf.GUID{}, 0x1000)
+	store := ovmf.MustParseGUID("fff12b8d-7696-4c8b-a985-2747075b4f50") // EFI_SYSTEM_NV_DATA_FV_GUID
+	copy(v[16:32], store[:])
+	copy(v[volumeHeaderSize+2*blockMapEntry:], []byte("\x00\x00\x00\x00 variable store, not files"))
+	vols, err := Parse(v, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vols[0].NotFFS || len(vols[0].Files) != 0 {
+		t.Errorf("Parse(NV store) = NotFFS %v, %d files; want true, 0", vols[0].NotFFS, len(vols[0].Files))
+	}
+	ms := Modules(vols)
+	if len(ms) != 1 || ms[0].GUID != store {
+		t.Errorf("Modules(NV store) = %+v, want one pseudo-module named %s", ms, store)
+	}
+}
