@@ -21,11 +21,11 @@ const (
 // CommonGuestFeatures are the SEV_FEATURES values explain tries by default;
 // docs/compare.md says where each comes from.
 var CommonGuestFeatures = []uint64{
-	FeatureSNPActive,                                                 // 0x1: QEMU's default, KVM before 6.6, EC2, GCE
-	FeatureSNPActive | FeatureDebugSwap,                              // 0x21: KVM 6.6 and later with debug_swap
-	FeatureSNPActive | FeatureSecureTSC,                              // 0x201: QEMU sev-snp-guest secure-tsc=on
+	FeatureSNPActive,                                                 // 0x1: QEMU with upstream KVM; sev-snp-measure's default
+	FeatureSNPActive | FeatureDebugSwap,                              // 0x21: hosts whose KVM adds DebugSwap by itself
+	FeatureSNPActive | FeatureSecureTSC,                              // 0x201: Secure TSC offered to the guest
 	FeatureSNPActive | FeatureDebugSwap | FeatureSecureTSC,           // 0x221: both
-	FeatureSNPActive | FeatureRestrictedInjection,                    // 0x9: restricted injection
+	FeatureSNPActive | FeatureRestrictedInjection,                    // 0x9: restricted injection (paravisors, SVSM)
 	FeatureSNPActive | FeatureRestrictedInjection | FeatureDebugSwap, // 0x29
 }
 
@@ -194,11 +194,14 @@ func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
 						cfg := snp.Config{VCPUs: n, VCPUSig: s.sig, VMM: vmm, GuestFeatures: f}
 						d, err := m.SNP(cfg)
 						if err != nil {
-							msg := fmt.Sprintf("%s, %s, %d vCPUs and more: %v", boot, vmm, n, err)
-							if n == 1 {
-								msg = fmt.Sprintf("%s, %s: %v", boot, vmm, err)
+							what := "launches without a kernel"
+							if boot.Kernel {
+								what = "measured direct boot"
 							}
-							skipped[msg] = true
+							if n > 1 {
+								what += fmt.Sprintf(" with %d vCPUs or more", n)
+							}
+							skipped[fmt.Sprintf("%s: %v", what, err)] = true
 							break
 						}
 						ex.Searched++

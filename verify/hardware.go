@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	_ "embed"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -155,6 +156,12 @@ func snpProductLine(r *SNPReport, signer []byte, key sevabi.ReportSigner) string
 	return kds.ProductLineOfProductName(exts.ProductName)
 }
 
+// intelRootPEM is the Intel SGX Root CA certificate, as go-tdx-guest
+// v0.3.1 carries it (verify/trusted_root.pem).
+//
+//go:embed intel-sgx-root-ca.pem
+var intelRootPEM []byte
+
 // VerifyTDXSignature checks q's signature with its attestation key, the QE
 // report's signature with the PCK certificate the quote carries, and the
 // PCK chain to the trusted root: root (DER or PEM) when given, else the
@@ -165,20 +172,24 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	opts := &tdxverify.Options{Now: now}
 	h := &Hardware{Checked: true, Signer: "attestation key certified by the PCK",
 		Limits: []string{"TCB status collateral (TCB info, QE identity) not checked", "certificate revocation (CRL) not checked"}}
-	if len(root) > 0 {
-		der, err := derOf(root)
-		if err != nil {
-			return nil, err
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("TDX root certificate: %v", err)
-		}
-		opts.TrustedRoots = x509.NewCertPool()
-		opts.TrustedRoots.AddCert(cert)
-		h.Root = describeRoot(cert)
-	} else {
-		h.Root, h.VendorRoot = "Intel SGX Root CA built into go-tdx-guest", true
+	if len(root) == 0 {
+		root = intelRootPEM
+	}
+	der, err := derOf(root)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("TDX root certificate: %v", err)
+	}
+	// Always passed explicitly: go-tdx-guest logs a warning on standard
+	// output when it falls back to its own copy.
+	opts.TrustedRoots = x509.NewCertPool()
+	opts.TrustedRoots.AddCert(cert)
+	h.Root = describeRoot(cert)
+	if blk, _ := pem.Decode(intelRootPEM); blk != nil {
+		h.VendorRoot = bytes.Equal(blk.Bytes, der)
 	}
 	if err := tdxverify.TdxQuote(q.proto, opts); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)

@@ -43,11 +43,32 @@ func ParseSNPReport(b []byte) (*SNPReport, error) {
 		r.proto = p
 		return r, nil
 	}
-	att, err := abi.ReportCertsToProto(b)
+	p, err := abi.ReportToProto(r.raw)
 	if err != nil {
+		return nil, fmt.Errorf("%w: SEV-SNP report: %v", ErrMalformed, err)
+	}
+	table := new(abi.CertTable)
+	if err := table.Unmarshal(b[SNPReportSize:]); err != nil {
 		return nil, fmt.Errorf("%w: extended SEV-SNP report: certificate table at %#x: %v", ErrMalformed, SNPReportSize, err)
 	}
-	r.proto, r.certs = att.GetReport(), att.GetCertificateChain()
+	// The entries are sorted here rather than by CertTable.Proto, which logs
+	// a warning on standard output when the table has no VCEK or VLEK.
+	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
+	for _, e := range table.Entries {
+		switch e.GUID.String() {
+		case abi.VcekGUID:
+			chain.VcekCert = e.RawCert
+		case abi.VlekGUID:
+			chain.VlekCert = e.RawCert
+		case abi.AskGUID:
+			chain.AskCert = e.RawCert
+		case abi.ArkGUID:
+			chain.ArkCert = e.RawCert
+		default:
+			chain.Extras[e.GUID.String()] = e.RawCert
+		}
+	}
+	r.proto, r.certs = p, chain
 	return r, nil
 }
 
@@ -99,6 +120,10 @@ func (r *SNPReport) TCBs() map[string]TCB {
 		"LAUNCH_TCB":    tcbOf(r.proto.GetLaunchTcb()),
 	}
 }
+
+// signatureComponentSize is the size of R and of S in the report's
+// SIGNATURE (SEV-SNP ABI Table 139: 72 bytes each, little endian).
+const signatureComponentSize = 72
 
 // policyDebugBit is POLICY.DEBUG (SEV-SNP ABI Table 9).
 const policyDebugBit = 19
@@ -204,7 +229,8 @@ func (r *SNPReport) Fields() []Field {
 			Field{"CURRENT_MIT_VECTOR", fmt.Sprintf("%#x", p.GetCurrentMitVector())},
 		)
 	}
-	f = append(f, hexField("SIGNATURE", p.GetSignature()))
+	sig := p.GetSignature()
+	f = append(f, Field{"SIGNATURE", fmt.Sprintf("r=%x s=%x", sig[:signatureComponentSize], sig[signatureComponentSize:2*signatureComponentSize])})
 	if r.certs != nil {
 		f = append(f, Field{"CERTIFICATES", describeCerts(r.certs)})
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
+	"github.com/measure-cc/measure/verify"
 )
 
 // Exit codes, documented in README.md. Keep the two in step.
@@ -34,6 +35,15 @@ const (
 	exitMismatch = 17 // registry content does not match its digest or annotations
 )
 
+// Exit codes of compare and explain, documented in docs/compare.md. A
+// mismatch is 1, as grep finding nothing.
+const (
+	exitNoMatch           = 1  // compare: no configuration matches; explain: none explains the measurement
+	exitEvidence          = 20 // the report or quote cannot be read: truncated, malformed, unsupported
+	exitHardwareSignature = 21 // the hardware signature or its certificate chain does not verify
+	exitPolicy            = 22 // a report field violates the policy (debug, TCB, VMPL, report data)
+)
+
 // provenanceExitCodes maps the provenance package's sentinel errors to
 // exit codes.
 var provenanceExitCodes = []struct {
@@ -49,6 +59,14 @@ var provenanceExitCodes = []struct {
 	{oci.ErrUnsigned, exitUnsigned},
 	{oci.ErrMismatch, exitMismatch},
 	{oci.ErrNotDigest, exitUsage},
+	{verify.ErrMismatch, exitNoMatch},
+	{verify.ErrNoConfiguration, exitNoMatch},
+	{verify.ErrTruncated, exitEvidence},
+	{verify.ErrMalformed, exitEvidence},
+	{verify.ErrUnsupported, exitEvidence},
+	{verify.ErrHardwareSignature, exitHardwareSignature},
+	{verify.ErrNoCertificate, exitHardwareSignature},
+	{verify.ErrPolicy, exitPolicy},
 }
 
 // usageError marks an error in the command line itself: flags, arguments,

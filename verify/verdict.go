@@ -1,0 +1,132 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/measure-cc/measure/provenance"
+)
+
+// Verdict results, as the in-toto verification summary attestation names
+// them.
+const (
+	Passed = "PASSED"
+	Failed = "FAILED"
+)
+
+// Verdict is everything compare established about one report or quote:
+// the machine-readable answer to "does the provider run what public source
+// says it must?".
+type Verdict struct {
+	// Result is PASSED when the measurement matched, the policy held and,
+	// if checked, the hardware signature verified; else FAILED.
+	Result string `json:"result"`
+	// Failures says why, one line per failed check.
+	Failures []string `json:"failures,omitempty"`
+	Platform string   `json:"platform"`
+	// Evidence identifies the report or quote: its name and the sha256 of
+	// the signed bytes.
+	Evidence NamedDigest `json:"evidence"`
+	// References identifies the reference values: the envelope's name and
+	// sha256, the firmware they are for, the keys that signed them.
+	References References  `json:"referenceValues"`
+	Comparison *Comparison `json:"comparison,omitempty"`
+	Hardware   Hardware    `json:"hardwareSignature"`
+	Policy     []Check     `json:"policy"`
+}
+
+// NamedDigest names a file and its sha256.
+type NamedDigest struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// References describes the verified reference values.
+type References struct {
+	NamedDigest
+	Firmware       provenance.Firmware `json:"firmware"`
+	KeyIDs         []string            `json:"keyIds"`
+	Configurations int                 `json:"configurations"`
+}
+
+// NewNamedDigest hashes b.
+func NewNamedDigest(name string, b []byte) NamedDigest {
+	s := sha256.Sum256(b)
+	return NamedDigest{Name: name, SHA256: hex.EncodeToString(s[:])}
+}
+
+// VSAPredicateType is the in-toto verification summary attestation (SLSA
+// VSA v1) predicate type.
+const VSAPredicateType = "https://slsa.dev/verification_summary/v1"
+
+// Verified levels a PASSED verdict claims, in the VSA's ORG_PROPERTY form
+// for properties that are not SLSA levels.
+const (
+	LevelMeasurement = "MEASURE_CC_LAUNCH_MEASUREMENT_MATCHES_REFERENCE"
+	LevelHardware    = "MEASURE_CC_HARDWARE_SIGNATURE_VERIFIED"
+	LevelPolicy      = "MEASURE_CC_REPORT_POLICY_MET"
+)
+
+// VSA returns v as an unsigned in-toto Statement v1 with a verification
+// summary predicate (https://slsa.dev/spec/v1.0/verification_summary): the
+// subject is the evidence, the input attestation the reference values'
+// envelope, the verified levels the properties established. verifierID
+// names this tool, version its version; at, when set, is timeVerified.
+func (v *Verdict) VSA(verifierID, version string, at *time.Time) ([]byte, error) {
+	var levels []string
+	if v.Result == Passed {
+		levels = append(levels, LevelMeasurement, LevelPolicy)
+		if v.Hardware.Checked {
+			levels = append(levels, LevelHardware)
+		}
+	}
+	type rd struct {
+		Name   string            `json:"name,omitempty"`
+		URI    string            `json:"uri,omitempty"`
+		Digest map[string]string `json:"digest"`
+	}
+	pred := struct {
+		Verifier struct {
+			ID      string            `json:"id"`
+			Version map[string]string `json:"version,omitempty"`
+		} `json:"verifier"`
+		TimeVerified       string   `json:"timeVerified,omitempty"`
+		ResourceURI        string   `json:"resourceUri"`
+		Policy             rd       `json:"policy"`
+		InputAttestations  []rd     `json:"inputAttestations"`
+		VerificationResult string   `json:"verificationResult"`
+		VerifiedLevels     []string `json:"verifiedLevels"`
+	}{
+		ResourceURI:        v.Evidence.Name,
+		Policy:             rd{URI: v.References.Name, Digest: map[string]string{"sha256": v.References.SHA256}},
+		InputAttestations:  []rd{{URI: v.References.Name, Digest: map[string]string{"sha256": v.References.SHA256}}},
+		VerificationResult: v.Result,
+		VerifiedLevels:     levels,
+	}
+	if pred.VerifiedLevels == nil {
+		pred.VerifiedLevels = []string{}
+	}
+	pred.Verifier.ID = verifierID
+	pred.Verifier.Version = map[string]string{"measure": version}
+	if at != nil {
+		pred.TimeVerified = at.UTC().Format(time.RFC3339)
+	}
+	st := struct {
+		Type          string `json:"_type"`
+		Subject       []rd   `json:"subject"`
+		PredicateType string `json:"predicateType"`
+		Predicate     any    `json:"predicate"`
+	}{
+		Type:          provenance.StatementType,
+		Subject:       []rd{{Name: v.Evidence.Name, Digest: map[string]string{"sha256": v.Evidence.SHA256}}},
+		PredicateType: VSAPredicateType,
+		Predicate:     pred,
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
