@@ -222,12 +222,21 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		return err
 	}
 	progress := progressWriter(cmd.ErrOrStderr())
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return err
+	}
+	// debootstrap's output, when the toolchain is made, goes here.
+	tlog, err := os.Create(filepath.Join(o.outDir, "toolchain.log"))
+	if err != nil {
+		return err
+	}
+	defer tlog.Close()
 	b := &firmware.Builder{
 		CacheDir: o.cacheDir,
 		Runner:   env.runner,
 		Fetch:    env.fetch,
 		Toolchains: &toolchain.Cache{
-			Dir: o.cacheDir, Runner: env.runner, Progress: progress,
+			Dir: o.cacheDir, Runner: env.runner, Progress: progress, Log: tlog,
 		},
 		Jobs:     o.jobs,
 		Progress: progress,
@@ -304,7 +313,7 @@ func printBuild(w io.Writer, format string, check bool, results []*firmware.Resu
 	if check {
 		fmt.Fprintf(w, "recipe %s: reproducible (builds of %s and %s)\n", rep.Recipe, reps[0].BuildTime, rep.BuildTime)
 	}
-	fmt.Fprintf(w, "toolchain %s\n", rep.Toolchain)
+	fmt.Fprintf(w, "toolchain %s\nbuild time %s, log %s\n", rep.Toolchain, rep.BuildTime, rep.Log)
 	for _, f := range rep.Files {
 		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
 	}
