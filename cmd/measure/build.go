@@ -154,10 +154,10 @@ func newBuildCmdEnv(env *buildEnv) *cobra.Command {
 		Short: "Build firmware bit for bit from pinned sources in a pinned toolchain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("build needs a subcommand: ovmf")
+			return usagef("build needs a subcommand: ovmf, kernel, initramfs, guest")
 		},
 	}
-	cmd.AddCommand(newBuildOVMFCmd(env))
+	cmd.AddCommand(newBuildOVMFCmd(env), newBuildKernelCmd(env), newBuildInitramfsCmd(env), newBuildGuestCmd(env))
 	return cmd
 }
 

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/measure-cc/measure/builders/firmware"
+	"github.com/measure-cc/measure/builders/kernel"
+	"github.com/measure-cc/measure/builders/toolchain"
+)
+
+// kernelRecipeOptions is --recipe of `build kernel`.
+type kernelRecipeOptions struct {
+	recipe string
+}
+
+func (o *kernelRecipeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.recipe, "recipe", kernel.DefaultRecipe, "embedded kernel recipe name or a kernel recipe YAML file")
+}
+
+func (o *kernelRecipeOptions) load() (*kernel.Recipe, error) {
+	if isRecipeFile(o.recipe) {
+		b, err := readFileLimit(o.recipe, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		r, err := kernel.ParseRecipe(b)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", o.recipe, err)
+		}
+		return r, nil
+	}
+	r, err := kernel.LookupRecipe(o.recipe)
+	if errors.Is(err, kernel.ErrUnknownRecipe) {
+		return nil, usageError{err}
+	}
+	return r, err
+}
+
+// isRecipeFile says whether a --recipe value names a file rather than an
+// embedded recipe.
+func isRecipeFile(s string) bool {
+	return strings.HasSuffix(s, ".yaml") || strings.HasSuffix(s, ".yml") || strings.Contains(s, "/")
+}
+
+// sandboxBuildOptions are the flags the sandboxed builds share.
+type sandboxBuildOptions struct {
+	outDir   string
+	cacheDir string
+	check    bool
+	jobs     int
+	keepWork bool
+}
+
+func (o *sandboxBuildOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.outDir, "out", "out", "output directory")
+	fs.StringVar(&o.cacheDir, "cache", defaultCacheDir(), "cache of sources, toolchain images and roots")
+	fs.BoolVar(&o.check, "check", false, "build twice under varied conditions and compare the bytes")
+	fs.IntVar(&o.jobs, "jobs", 0, "parallel jobs (0: one per CPU); the output does not depend on it")
+	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build's work directory under --cache/work")
+}
+
+func (o *sandboxBuildOptions) validate() error {
+	if o.jobs < 0 {
+		return usagef("--jobs %d: want 0 or more", o.jobs)
+	}
+	return nil
+}
+
+func (o *sandboxBuildOptions) toolchains(env *buildEnv, progress io.Writer) *toolchain.Cache {
+	return &toolchain.Cache{Dir: o.cacheDir, Runner: env.runner, Progress: progress}
+}
+
+// kernelBuilder returns the kernel builder for o over env.
+func (o *sandboxBuildOptions) kernelBuilder(env *buildEnv, progress io.Writer) *kernel.Builder {
+	return &kernel.Builder{
+		CacheDir:   o.cacheDir,
+		Runner:     env.runner,
+		Fetch:      env.fetch,
+		Toolchains: o.toolchains(env, progress),
+		Jobs:       o.jobs,
+		Progress:   progress,
+		KeepWork:   o.keepWork,
+	}
+}
+
+// firmwareBuilder returns the firmware builder for o over env.
+func (o *sandboxBuildOptions) firmwareBuilder(env *buildEnv, progress io.Writer) *firmware.Builder {
+	return &firmware.Builder{
+		CacheDir:   o.cacheDir,
+		Runner:     env.runner,
+		Fetch:      env.fetch,
+		Toolchains: o.toolchains(env, progress),
+		Jobs:       o.jobs,
+		Progress:   progress,
+		KeepWork:   o.keepWork,
+	}
+}
+
+type buildKernelOptions struct {
+	recipe kernelRecipeOptions
+	build  sandboxBuildOptions
+	out    outputOptions
+}
+
+func newBuildKernelCmd(env *buildEnv) *cobra.Command {
+	o := &buildKernelOptions{out: outputOptions{allowed: []string{"text", "json"}}}
+	cmd := &cobra.Command{
+		Use:   "kernel",
+		Short: "Build a confidential-guest Linux kernel from a recipe, with its provenance and a build log",
+		Long: `Build a Linux kernel from a recipe: Debian's linux-source package pinned by
+sha256, a base configuration (tinyconfig) and a pinned config fragment for a
+confidential guest (SEV-SNP and TDX guest support, virtio, serial console,
+EFI stub, initramfs, no modules), KBUILD_BUILD_TIMESTAMP, USER, HOST and
+SOURCE_DATE_EPOCH, in the same pinned toolchain root and sandbox as
+'measure build ovmf'. It needs root.
+
+It writes bzImage, config (the resolved .config), build.log and
+provenance.json (SLSA v1) in --out. With --check it builds twice under
+different outside conditions, into --out/a and --out/b, and fails unless
+every byte is the same.`,
+		Example: `  measure build kernel
+  measure build kernel --out out/kernel
+  measure build kernel --recipe my-kernel.yaml --jobs 2
+  measure build kernel --check --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd, env)
+		},
+	}
+	o.recipe.AddFlags(cmd.Flags())
+	o.build.AddFlags(cmd.Flags())
+	o.out.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if err := o.build.validate(); err != nil {
+		return err
+	}
+	r, err := o.recipe.load()
+	if err != nil {
+		return err
+	}
+	b := o.build.kernelBuilder(env, progressWriter(cmd.ErrOrStderr()))
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var results []*kernel.Result
+	if o.build.check {
+		cr, err := b.Check(ctx, r, o.build.outDir)
+		if cr != nil {
+			results = append(results, cr.A, cr.B)
+		}
+		if err != nil {
+			if cr != nil {
+				printMismatches(cmd.ErrOrStderr(), cr.Mismatches)
+			}
+			return err
+		}
+	} else {
+		res, err := b.Build(ctx, r, firmware.Options{OutDir: o.build.outDir})
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	for _, res := range results {
+		if err := writeKernelProvenance(env.provenance, res); err != nil {
+			return err
+		}
+	}
+	return printKernelBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
+}
+
+func printMismatches(w io.Writer, ms []firmware.Mismatch) {
+	for _, m := range ms {
+		fmt.Fprintf(w, "%s differs: %s\n  a: %s %s\n  b: %s %s\n", m.Name, m.Reason, m.A.SHA256, m.A.Path, m.B.SHA256, m.B.Path)
+	}
+}
+
+func writeKernelProvenance(enc firmware.ProvenanceEncoder, res *kernel.Result) error {
+	b, err := enc.Encode(res.Provenance)
+	if err != nil {
+		return fmt.Errorf("provenance of kernel recipe %q: %w", res.Recipe.Name, err)
+	}
+	return os.WriteFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'), 0o644)
+}
+
+func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.Result) error {
+	reps := make([]buildReport, len(results))
+	for i, res := range results {
+		reps[i] = buildReport{
+			Recipe: res.Recipe.Name, Toolchain: res.Toolchain.Digest,
+			BuildTime: res.BuildTime.Round(time.Second).String(), Log: res.Log, Files: res.Files,
+		}
+	}
+	if format == "json" {
+		var v any = reps[0]
+		if check {
+			v = map[string]any{"reproducible": true, "builds": reps}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	rep := reps[len(reps)-1]
+	if check {
+		fmt.Fprintf(w, "kernel recipe %s: reproducible (builds of %s and %s)\n", rep.Recipe, reps[0].BuildTime, rep.BuildTime)
+	}
+	fmt.Fprintf(w, "toolchain %s\n", rep.Toolchain)
+	for _, f := range rep.Files {
+		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
+	}
+	return nil
+}
