@@ -34,6 +34,7 @@ type tdxOptions struct {
 	memory       string
 	acpiDir      string
 	edk2Version  string
+	secureBoot   string
 }
 
 func newTDXCmd() *cobra.Command {
@@ -46,13 +47,17 @@ func newTDXCmd() *cobra.Command {
 
 Every input that changes a value is a flag: --page-add-order (or the default
 of --qemu-version), --memory, --qemu-version (kernel setup header patching),
---acpi-tables, --edk2-version. An RTMR that cannot be computed from them is
-shown as null with the reason, never guessed. See docs/tdx.md.`,
+--acpi-tables. The edk2 release, secure boot support, the UEFI Shell and CC
+measurement support are read from the image's (LZMA-compressed) DXE volume;
+--edk2-version and --secure-boot-support override them, and the JSON inputs
+say where each came from. An RTMR that cannot be computed is shown as null
+with the reason, never guessed. See docs/tdx.md.`,
 		Example: `  measure tdx --ovmf OVMF.fd
   measure tdx --ovmf OVMF_CODE.fd --vars OVMF_VARS.fd
   measure tdx --ovmf OVMF.fd --page-add-order two-pass
   measure tdx --ovmf OVMF.fd --kernel bzImage --initrd initrd.img --append "console=ttyS0" \
-      --memory 2G --qemu-version 10.2 --acpi-tables dump/ --edk2-version 202502 --output json`,
+      --memory 2G --qemu-version 10.2 --acpi-tables dump/ --output json
+  measure tdx --ovmf OVMF.fd --acpi-tables dump/ --edk2-version 202411 --secure-boot-support no -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -67,7 +72,8 @@ shown as null with the reason, never guessed. See docs/tdx.md.`,
 	fs.StringVar(&o.qemuVersion, "qemu-version", tdx.DefaultQEMUVersion.String(), "QEMU release major.minor: <= 10.1 patches the kernel setup header, >= 10.2 does not; < 9 defaults to two-pass")
 	fs.StringVar(&o.memory, "memory", "128M", "guest RAM as for QEMU -m: 2G, 2048M, 1T, or a number of MiB")
 	fs.StringVar(&o.acpiDir, "acpi-tables", "", "directory with QEMU's etc/table-loader, etc/acpi/rsdp and etc/acpi/tables, dumped from the VMM (needed for RTMR0)")
-	fs.StringVar(&o.edk2Version, "edk2-version", "", "edk2 release the firmware was built from, e.g. 202502 or 2025.02 (needed for RTMR0)")
+	fs.StringVar(&o.edk2Version, "edk2-version", "", "edk2 release the firmware was built from, e.g. 202502 or 2025.02; overrides the release read from the image (needed for RTMR0 when the image does not say)")
+	fs.StringVar(&o.secureBoot, "secure-boot-support", "", "yes or no: whether the firmware was built with secure boot support (SECURE_BOOT_ENABLE); overrides the image")
 	return cmd
 }
 
@@ -93,6 +99,17 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 		if cfg.EDK2, err = tdx.ParseEDK2Release(o.edk2Version); err != nil {
 			return usagef("--edk2-version: %v", err)
 		}
+	}
+	switch strings.ToLower(o.secureBoot) {
+	case "":
+	case "yes", "true":
+		v := true
+		cfg.SecureBootSupport = &v
+	case "no", "false":
+		v := false
+		cfg.SecureBootSupport = &v
+	default:
+		return usagef("--secure-boot-support %q: want yes or no", o.secureBoot)
 	}
 	if o.boot.kernel == "" {
 		for _, name := range []string{"initrd", "append"} {
@@ -144,6 +161,8 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	in.KernelVersion, in.KernelPatched = res.KernelVersion, res.KernelPatched
+	in.EDK2Version, in.EDK2VersionSource = res.Derived.EDK2.Value, res.Derived.EDK2.Source
+	in.SecureBootSupport, in.UEFIShell, in.CCMeasurement = res.Derived.SecureBootSupport, res.Derived.Shell, res.Derived.CCMeasurement
 	out := tdxOutput{MRTD: res.MRTD, RTMRs: res.RTMRs, Events: res.Events, Notes: res.Notes, Inputs: in}
 	if out.Events == nil {
 		out.Events = []tdx.Event{}
@@ -178,19 +197,24 @@ type tdxReason struct {
 
 // tdxInputs records every input that decided the values.
 type tdxInputs struct {
-	OVMF          string  `json:"ovmf"`
-	OVMFSHA256    string  `json:"ovmf_sha256"`
-	Vars          string  `json:"vars,omitempty"`
-	PageAddOrder  string  `json:"page_add_order"`
-	QEMUVersion   string  `json:"qemu_version"`
-	Memory        string  `json:"memory"`
-	EDK2Version   string  `json:"edk2_version"`
-	ACPITables    string  `json:"acpi_tables,omitempty"`
-	Kernel        string  `json:"kernel,omitempty"`
-	KernelVersion string  `json:"kernel_version,omitempty"`
-	KernelPatched bool    `json:"kernel_setup_header_patched,omitempty"`
-	Initrd        string  `json:"initrd,omitempty"`
-	Append        *string `json:"append,omitempty"`
+	OVMF         string `json:"ovmf"`
+	OVMFSHA256   string `json:"ovmf_sha256"`
+	Vars         string `json:"vars,omitempty"`
+	PageAddOrder string `json:"page_add_order"`
+	QEMUVersion  string `json:"qemu_version"`
+	Memory       string `json:"memory"`
+	EDK2Version  string `json:"edk2_version"`
+	// EDK2VersionSource is "flag", "image: ..." or "unknown: ...".
+	EDK2VersionSource string      `json:"edk2_version_source"`
+	SecureBootSupport tdx.Sourced `json:"secure_boot_support"`
+	UEFIShell         tdx.Sourced `json:"uefi_shell"`
+	CCMeasurement     tdx.Sourced `json:"cc_measurement"`
+	ACPITables        string      `json:"acpi_tables,omitempty"`
+	Kernel            string      `json:"kernel,omitempty"`
+	KernelVersion     string      `json:"kernel_version,omitempty"`
+	KernelPatched     bool        `json:"kernel_setup_header_patched,omitempty"`
+	Initrd            string      `json:"initrd,omitempty"`
+	Append            *string     `json:"append,omitempty"`
 }
 
 // loadFirmware reads --ovmf, and --vars before it when given, into one image

@@ -244,6 +244,7 @@ func TestTDXErrors(t *testing.T) {
 		{"zero memory", []string{"--ovmf", good, "--memory", "0"}, `--memory "0"`, true},
 		{"odd memory", []string{"--ovmf", good, "--memory", "5K"}, "not a multiple of 4 KiB", true},
 		{"bad edk2", []string{"--ovmf", good, "--edk2-version", "yesterday"}, "edk2 release", true},
+		{"bad secure boot support", []string{"--ovmf", good, "--secure-boot-support", "maybe"}, `--secure-boot-support "maybe"`, true},
 		{"initrd without kernel", []string{"--ovmf", good, "--initrd", good}, "--initrd needs --kernel", true},
 		{"bad output", []string{"--ovmf", good, "--output", "xml"}, `--output "xml"`, true},
 		{"missing file", []string{"--ovmf", filepath.Join(t.TempDir(), "nope.fd")}, "no such file", false},
@@ -432,5 +433,68 @@ func TestTDXSplitImage(t *testing.T) {
 	_, _, err = runTDX(t, "--ovmf", codeP)
 	if err == nil || !strings.Contains(err.Error(), "--vars") {
 		t.Errorf("CODE alone: error %v, want one that says to pass --vars", err)
+	}
+}
+
+// TestTDXImageInputs checks that the edk2 release and secure boot support
+// come from the image unless a flag overrides them, and that inputs say so.
+func TestTDXImageInputs(t *testing.T) {
+	trixie := filepath.Join("..", "..", "testdata", "fixtures", "trixie-OVMF.fd")
+	if _, err := os.Stat(trixie); err != nil {
+		t.Skipf("fixture: %v", err)
+	}
+	acpi := tdxACPIDir(t)
+	tests := []struct {
+		name           string
+		args           []string
+		wantRTMR0      bool
+		wantEDK2       string
+		wantEDK2Source string
+		wantSB         string
+		wantSBSource   string
+	}{
+		{"from the image", nil, true, "edk2-stable202502", "image: PcdFirmwareVersionString", "false", "image: "},
+		{"release flag", []string{"--edk2-version", "202411"}, true, "edk2-stable202411", "flag", "false", "image: "},
+		{"release flag 202505", []string{"--edk2-version", "2025.05"}, false, "edk2-stable202505", "flag", "false", "image: "},
+		{"secure boot flag", []string{"--secure-boot-support", "yes"}, true, "edk2-stable202502", "image: ", "true", "flag"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--ovmf", trixie, "--acpi-tables", acpi, "--output", "json"}, tc.args...)
+			stdout, _, err := runTDX(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct {
+				RTMRs  []*string `json:"rtmrs"`
+				Inputs struct {
+					EDK2       string `json:"edk2_version"`
+					EDK2Source string `json:"edk2_version_source"`
+					SB         struct {
+						Value  string `json:"value"`
+						Source string `json:"source"`
+					} `json:"secure_boot_support"`
+					Shell struct {
+						Value string `json:"value"`
+					} `json:"uefi_shell"`
+				} `json:"inputs"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+				t.Fatal(err)
+			}
+			in := v.Inputs
+			if (v.RTMRs[0] != nil) != tc.wantRTMR0 {
+				t.Errorf("rtmrs[0] = %v, want set %v", v.RTMRs[0], tc.wantRTMR0)
+			}
+			if in.EDK2 != tc.wantEDK2 || !strings.HasPrefix(in.EDK2Source, tc.wantEDK2Source) {
+				t.Errorf("edk2_version = %q from %q, want %q from %q...", in.EDK2, in.EDK2Source, tc.wantEDK2, tc.wantEDK2Source)
+			}
+			if in.SB.Value != tc.wantSB || !strings.HasPrefix(in.SB.Source, tc.wantSBSource) {
+				t.Errorf("secure_boot_support = %+v, want %q from %q...", in.SB, tc.wantSB, tc.wantSBSource)
+			}
+			if in.Shell.Value != "true" {
+				t.Errorf("uefi_shell = %q, want true", in.Shell.Value)
+			}
+		})
 	}
 }

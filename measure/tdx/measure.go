@@ -134,8 +134,27 @@ type Config struct {
 	Cmdline string
 	// ACPI is what QEMU generated; nil when unknown.
 	ACPI *ACPITables
-	// EDK2 is the firmware's edk2 release; zero when unknown.
+	// EDK2 is the firmware's edk2 release; zero to read it from the image
+	// (InspectFirmware), which overrides nothing given here.
 	EDK2 EDK2Release
+	// SecureBootSupport says whether the firmware was built with secure
+	// boot support; nil to read it from the image.
+	SecureBootSupport *bool
+}
+
+// Sourced is an input of the prediction and where it came from: "flag",
+// "image: ..." or "unknown: ...".
+type Sourced struct {
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// DerivedInputs are the inputs read from the image or given to override it.
+type DerivedInputs struct {
+	EDK2              Sourced `json:"edk2_version"`
+	SecureBootSupport Sourced `json:"secure_boot_support"`
+	Shell             Sourced `json:"uefi_shell"`
+	CCMeasurement     Sourced `json:"cc_measurement"`
 }
 
 // Result is the measurement of one launch.
@@ -154,6 +173,9 @@ type Result struct {
 	// KernelPatched tells whether the kernel was hashed with QEMU's setup
 	// header patches.
 	KernelPatched bool
+	// Derived says which edk2 release, secure boot support, shell and CC
+	// measurement support the prediction used, and where each came from.
+	Derived DerivedInputs
 }
 
 // RTMR2 is measured by the Linux EFI stub into the TDX CC measurement
@@ -179,13 +201,14 @@ const (
 	dpSubEndEntire        = 0xff
 )
 
-// uiAppLoadOption is EFI_LOAD_OPTION (UEFI spec 3.1.3) for UiApp.
-func uiAppLoadOption() []byte {
+// uiAppLoadOption is EFI_LOAD_OPTION (UEFI spec 3.1.3) for UiApp in the
+// volume named fvName, described by its UI name (BmRegisterBootManagerMenu).
+func uiAppLoadOption(fvName ovmf.GUID, desc string) []byte {
 	var fp []byte
 	for _, n := range []struct {
 		sub  byte
 		guid ovmf.GUID
-	}{{dpSubPIWGFirmwareVol, dxeFVNameGUID}, {dpSubPIWGFirmwareFile, uiAppFileGUID}} {
+	}{{dpSubPIWGFirmwareVol, fvName}, {dpSubPIWGFirmwareFile, uiAppFileGUID}} {
 		fp = append(fp, dpTypeMedia, n.sub)
 		fp = binary.LittleEndian.AppendUint16(fp, 4+16)
 		fp = append(fp, n.guid[:]...)
@@ -193,7 +216,7 @@ func uiAppLoadOption() []byte {
 	fp = append(fp, dpTypeEnd, dpSubEndEntire, 4, 0)
 	opt := binary.LittleEndian.AppendUint32(nil, loadOptionActive|loadOptionHidden|loadOptionCategoryApp)
 	opt = binary.LittleEndian.AppendUint16(opt, uint16(len(fp)))
-	opt = append(opt, utf16le("UiApp\x00")...)
+	opt = append(opt, utf16le(desc+"\x00")...)
 	return append(opt, fp...)
 }
 
@@ -226,6 +249,25 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 	var reasons [4][]string
 	notComputable := func(i int, why string) { reasons[i] = append(reasons[i], why) }
 
+	fw, fwErr := InspectFirmware(data)
+	cfg = r.deriveInputs(cfg, fw, fwErr)
+	if fw != nil && !fw.CCMeasurement {
+		// Nothing provides EFI_CC_MEASUREMENT_PROTOCOL: neither DXE nor
+		// the kernel's EFI stub measures anything.
+		r.Notes = append(r.Notes, "the image has no TdTcg2Dxe (built without CC_MEASUREMENT_ENABLE): nothing is measured in DXE or by the kernel, so RTMR1 and RTMR2 stay zero")
+		if cfg.EDK2.Known() && cfg.EDK2.Before(2023, 2) {
+			r.Notes = append(r.Notes, cfg.EDK2.String()+" measures nothing in SEC either (SecTdxHelperLib came with edk2-stable202302): RTMR0 stays zero")
+		} else {
+			r.Events = append(r.Events, Event{RTMR: 0, Kind: EventTDHOB, Digest: sha384(hob.Measured()), Description: fmt.Sprintf("TD HOB at %#x: %d RAM ranges for %d MiB (q35)", hob.Address, len(hob.Resources), cfg.Memory>>20)})
+			if cfv, ok := md.Section(ovmf.TDVFSectionCFV); ok {
+				r.Events = append(r.Events, Event{RTMR: 0, Kind: EventCFV, Digest: sha384(data[cfv.DataOffset : uint64(cfv.DataOffset)+uint64(cfv.RawDataSize)]), Description: fmt.Sprintf("CFV (variable store) at image offset %#x, %#x bytes", cfv.DataOffset, cfv.RawDataSize)})
+			}
+			notComputable(0, "the image has no TdTcg2Dxe; from edk2-stable202302 SEC (SecTdxHelperLib) may still extend RTMR0 with the TD HOB and CFV, which is not modelled without the release (--edk2-version; before 202302 RTMR0 stays zero)")
+		}
+		r.finish(reasons)
+		return r, nil
+	}
+
 	// RTMR0: SEC measures the TD HOB and the CFV; DXE the secure boot
 	// policy, a separator, QEMU's ACPI tables and the boot variables.
 	r.Events = append(r.Events, Event{RTMR: 0, Kind: EventTDHOB, Digest: sha384(hob.Measured()), Description: fmt.Sprintf("TD HOB at %#x: %d RAM ranges for %d MiB (q35)", hob.Address, len(hob.Resources), cfg.Memory>>20)})
@@ -239,7 +281,7 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 		if varErr != nil {
 			notComputable(0, "the variable store cannot be read: "+varErr.Error())
 		} else {
-			r.Events = append(r.Events, secureBootEvents(vars, &r.Notes)...)
+			r.Events = append(r.Events, secureBootEvents(vars, cfg.SecureBootSupport, &r.Notes)...)
 		}
 		r.Events = append(r.Events, Event{RTMR: 0, Kind: EventSeparator, Digest: separatorDigest(), Description: "EV_SEPARATOR after the secure boot policy"})
 		if cfg.ACPI == nil {
@@ -254,12 +296,25 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 		if varErr == nil && !(cfg.EDK2.Known() && !cfg.EDK2.Before(2025, 5)) {
 			// (edk2-stable202505 and later register other boot options;
 			// reported as not computable below.)
+			// BdsDxe registers the boot manager menu (UiApp) as Boot0000 in
+			// PlatformBootManagerBeforeConsole; OvmfPkg's BdsPlatform.c
+			// boots -kernel (TryRunningQemuKernel) before it registers the
+			// UEFI Shell, so the shell is not among the measured options.
+			fvName, desc := dxeFVNameGUID, "UiApp"
+			if fw != nil {
+				fvName, desc = fw.UiAppVolume, fw.UiAppName
+			}
 			if _, ok := lookup(vars, GlobalVariableGUID, "BootOrder"); ok {
 				notComputable(0, "the variable store already holds BootOrder: the boot variables at boot depend on its history")
+			} else if fw != nil && (!fw.UiApp || desc == "") {
+				notComputable(0, "the image has no UiApp with a UI name: the boot manager menu option (Boot0000) is not modelled for it")
 			} else {
 				r.Events = append(r.Events,
 					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384([]byte{0, 0}), Description: "BootOrder: 0000"},
-					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384(uiAppLoadOption()), Description: "Boot0000: UiApp (boot manager menu), Fv(DXEFV)/FvFile(UiApp)"})
+					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384(uiAppLoadOption(fvName, desc)), Description: fmt.Sprintf("Boot0000: %s (boot manager menu), Fv(%s)/FvFile(%s)", desc, fvName, uiAppFileGUID)})
+			}
+			if fw != nil && fw.Shell {
+				r.Notes = append(r.Notes, "the image carries the UEFI Shell; OVMF registers its boot option only after it boots -kernel, so it is not measured (it is with a persistent variable store or without -kernel)")
 			}
 		}
 		if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 11) {
@@ -268,12 +323,12 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 			r.Events = append(r.Events, Event{RTMR: 0, Kind: EventSeparator, Digest: separatorDigest(), Description: "EV_SEPARATOR at ReadyToBoot (edk2 before edk2-stable202411)"})
 		}
 	}
-	if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 8) {
+	if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 8) && fw == nil {
 		r.Notes = append(r.Notes, "OvmfPkgX64 before edk2-stable202408 measures into the RTMRs only when built with CC_MEASUREMENT_ENABLE=TRUE, and not at all before edk2-stable202302; otherwise RTMR0-2 stay zero")
 	}
 	switch {
 	case !cfg.EDK2.Known():
-		notComputable(0, "the firmware's edk2 release is not known (--edk2-version): edk2-stable202505 changed the RTMR0 events")
+		notComputable(0, "the firmware's edk2 release is not known (not readable from the image; --edk2-version): edk2-stable202505 changed the RTMR0 events")
 	case !cfg.EDK2.Before(2025, 5):
 		notComputable(0, cfg.EDK2.String()+" also measures QEMU fw_cfg items and SMBIOS tables into RTMR0 and registers other boot options; that is not modelled")
 	}
@@ -287,6 +342,13 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
+	r.finish(reasons)
+	return r, nil
+}
+
+// finish replays the events into the RTMRs that have no reason against
+// them.
+func (r *Result) finish(reasons [4][]string) {
 	replayed := Replay(r.Events)
 	for i := range r.RTMRs {
 		if len(reasons[i]) > 0 {
@@ -296,22 +358,90 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 		d := replayed[i]
 		r.RTMRs[i] = &d
 	}
-	return r, nil
+}
+
+// deriveInputs fills what the flags left open from the image, records
+// where each input came from, and returns cfg with the values to use.
+func (r *Result) deriveInputs(cfg Config, fw *Firmware, fwErr error) Config {
+	why := "unknown: the image's DXE volume cannot be read"
+	if fwErr != nil {
+		why += " (" + fwErr.Error() + ")"
+	}
+	fromImage := func(set bool, v bool, src string) Sourced {
+		if !set {
+			return Sourced{Value: "unknown", Source: why}
+		}
+		return Sourced{Value: strconv.FormatBool(v), Source: "image: " + src}
+	}
+	d := &r.Derived
+	switch {
+	case cfg.EDK2.Known():
+		d.EDK2 = Sourced{Value: cfg.EDK2.String(), Source: "flag"}
+		if fw != nil && fw.EDK2.Known() && fw.EDK2 != cfg.EDK2 {
+			r.Notes = append(r.Notes, fmt.Sprintf("--edk2-version %s overrides %s read from the image (%s)", cfg.EDK2, fw.EDK2, fw.EDK2Source))
+		}
+	case fw != nil && fw.EDK2.Known():
+		cfg.EDK2 = fw.EDK2
+		d.EDK2 = Sourced{Value: fw.EDK2.String(), Source: "image: " + fw.EDK2Source}
+	case fw != nil:
+		d.EDK2 = Sourced{Value: "unknown", Source: "unknown: the image carries no PcdFirmwareVersionString naming an edk2 release (SmbiosPlatformDxe, UiApp)"}
+	default:
+		d.EDK2 = Sourced{Value: "unknown", Source: why}
+	}
+	switch {
+	case cfg.SecureBootSupport != nil:
+		d.SecureBootSupport = Sourced{Value: strconv.FormatBool(*cfg.SecureBootSupport), Source: "flag"}
+		if fw != nil && fw.SecureBootSupport != *cfg.SecureBootSupport {
+			r.Notes = append(r.Notes, fmt.Sprintf("--secure-boot-support %t overrides the image, which says %t", *cfg.SecureBootSupport, fw.SecureBootSupport))
+		}
+	case fw != nil:
+		v := fw.SecureBootSupport
+		cfg.SecureBootSupport = &v
+		d.SecureBootSupport = fromImage(true, v, map[bool]string{true: "SecureBootConfigDxe is in the DXE volume", false: "no SecureBootConfigDxe in the DXE volume"}[v])
+	default:
+		d.SecureBootSupport = fromImage(false, false, "")
+	}
+	if fw != nil {
+		d.Shell = fromImage(true, fw.Shell, map[bool]string{true: "Shell (gUefiShellFileGuid) is in the DXE volume", false: "no Shell (gUefiShellFileGuid) in the DXE volume"}[fw.Shell])
+		d.CCMeasurement = fromImage(true, fw.CCMeasurement, map[bool]string{true: "TdTcg2Dxe is in the DXE volume", false: "no TdTcg2Dxe in the DXE volume"}[fw.CCMeasurement])
+	} else {
+		d.Shell = fromImage(false, false, "")
+		d.CCMeasurement = fromImage(false, false, "")
+	}
+	return cfg
 }
 
 // secureBootEvents are the EV_EFI_VARIABLE_DRIVER_CONFIG events of
 // TdTcg2Dxe's MeasureAllSecureVariables: SecureBoot, PK, KEK, db, dbx, and
-// dbt when present.
-func secureBootEvents(vars []Variable, notes *[]string) []Event {
+// dbt when present. support says whether the firmware has secure boot
+// support (nil: unknown).
+//
+// SecureBoot is created by AuthVariableLib (SecurityPkg), which OVMF links
+// only with SECURE_BOOT_ENABLE: 1 when a PK is enrolled (user mode) and
+// SecureBootEnable is absent or 1, else 0. Without secure boot support
+// (AuthVariableLibNull) it does not exist.
+func secureBootEvents(vars []Variable, support *bool, notes *[]string) []Event {
 	var out []Event
 	_, hasPK := lookup(vars, GlobalVariableGUID, "PK")
 	var secureBoot []byte
-	if hasPK {
+	present := true
+	switch {
+	case support == nil && hasPK:
 		// The variable driver sets SecureBoot to 1 when a PK is enrolled.
 		secureBoot = []byte{1}
-		*notes = append(*notes, "SecureBoot is taken as 1 because the variable store holds a PK")
-	} else {
-		*notes = append(*notes, "SecureBoot is taken as absent because the variable store holds no PK (a firmware built with SECURE_BOOT_ENABLE sets it to 0 instead)")
+		*notes = append(*notes, "SecureBoot is taken as 1 because the variable store holds a PK (secure boot support of the image unknown)")
+	case support == nil:
+		present = false
+		*notes = append(*notes, "SecureBoot is taken as absent because the variable store holds no PK (secure boot support of the image unknown; a firmware built with SECURE_BOOT_ENABLE sets it to 0 instead)")
+	case !*support:
+		present = false
+	default:
+		enable, hasEnable := lookup(vars, secureBootEnableGUID, "SecureBootEnable")
+		if hasPK && (!hasEnable || len(enable) > 0 && enable[0] == 1) {
+			secureBoot = []byte{1}
+		} else {
+			secureBoot = []byte{0}
+		}
 	}
 	for _, v := range []struct {
 		vendor ovmf.GUID
@@ -319,7 +449,7 @@ func secureBootEvents(vars []Variable, notes *[]string) []Event {
 	}{{GlobalVariableGUID, "SecureBoot"}, {GlobalVariableGUID, "PK"}, {GlobalVariableGUID, "KEK"}, {ImageSecurityDatabaseGUID, "db"}, {ImageSecurityDatabaseGUID, "dbx"}} {
 		d, ok := lookup(vars, v.vendor, v.name)
 		if v.name == "SecureBoot" {
-			d, ok = secureBoot, hasPK
+			d, ok = secureBoot, present
 		}
 		desc := fmt.Sprintf("%s (%d bytes)", v.name, len(d))
 		if !ok {

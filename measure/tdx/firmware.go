@@ -1,0 +1,138 @@
+package tdx
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"unicode/utf16"
+
+	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/ovmf/fv"
+)
+
+// FILE_GUIDs of the modules whose presence in OVMF's DXE volume decides
+// RTMR inputs (the .inf files named; the same GUIDs from edk2-stable202211
+// to edk2-stable202502).
+var (
+	dxeCoreFileGUID     = ovmf.MustParseGUID("d6a2cb7f-6a18-4e2f-b43b-9920a733700a") // MdeModulePkg/Core/Dxe/DxeMain.inf
+	shellFileGUID       = ovmf.MustParseGUID("7c04a583-9e3e-4f1c-ad65-e05268d0b4d1") // ShellPkg/Application/Shell/Shell.inf (gUefiShellFileGuid)
+	secureBootConfigDxe = ovmf.MustParseGUID("f0e6a44f-7195-41c3-ac64-54f202cd0a21") // SecurityPkg/VariableAuthenticated/SecureBootConfigDxe
+	tdTcg2DxeFileGUID   = ovmf.MustParseGUID("f062221e-c607-44c2-b0b4-c3886331d351") // OvmfPkg/Tcg/TdTcg2Dxe (SecurityPkg/Tcg/TdTcg2Dxe before 202405)
+	smbiosPlatformDxe   = ovmf.MustParseGUID("4110465d-5ff3-4f4b-b580-24ed0d06747a") // OvmfPkg/SmbiosPlatformDxe
+	// secureBootEnableGUID is gEfiSecureBootEnableDisableGuid, the vendor
+	// of the "SecureBootEnable" variable (SecurityPkg.dec).
+	secureBootEnableGUID = ovmf.MustParseGUID("f0a30bc7-af08-4556-99c4-001009c93a44")
+)
+
+// ErrNoDXECore reports an image whose DXE volume could not be found: no
+// DxeCore in any volume, opened LZMA sections included.
+var ErrNoDXECore = errors.New("no DxeCore in the image's firmware volumes")
+
+// Firmware is what the DXE firmware volume of an OVMF image says about the
+// inputs of RTMR0-2. InspectFirmware fills it.
+type Firmware struct {
+	// UiApp is set when the boot manager menu application (UiApp,
+	// PcdBootManagerMenuFile) is in the image; UiAppVolume is the
+	// FvNameGuid of the volume holding it and UiAppName its
+	// USER_INTERFACE name: both go into the Boot0000 load option.
+	UiApp       bool
+	UiAppVolume ovmf.GUID
+	UiAppName   string
+	// Shell is set when the UEFI Shell application is in the image.
+	Shell bool
+	// SecureBootSupport is set when SecureBootConfigDxe is in the image:
+	// OvmfPkgX64.fdf includes it exactly when SECURE_BOOT_ENABLE, which
+	// also links the real AuthVariableLib into the variable driver (the
+	// one that creates the SecureBoot variable).
+	SecureBootSupport bool
+	// CCMeasurement is set when TdTcg2Dxe (EFI_CC_MEASUREMENT_PROTOCOL) is
+	// in the image; without it nothing is measured in DXE or by the kernel.
+	CCMeasurement bool
+	// EDK2 is the release read from the image, zero when no reliable
+	// signal was found; EDK2Source says where it was read.
+	EDK2       EDK2Release
+	EDK2Source string
+}
+
+// InspectFirmware parses the firmware volumes of an OVMF image, opening
+// LZMA-compressed sections with the standard-library decoder of ovmf/fv,
+// and reports what the DXE volume holds.
+func InspectFirmware(data []byte) (*Firmware, error) {
+	vols, err := fv.Parse(data, fv.Options{Decompress: fv.LZMASection})
+	if err != nil {
+		return nil, fmt.Errorf("firmware volumes: %w", err)
+	}
+	if _, f := fv.FindFile(vols, dxeCoreFileGUID); f == nil {
+		return nil, ErrNoDXECore
+	}
+	fw := &Firmware{}
+	if v, f := fv.FindFile(vols, uiAppFileGUID); f != nil {
+		fw.UiApp, fw.UiAppVolume, fw.UiAppName = true, v.Name, f.UI
+	}
+	has := func(g ovmf.GUID) bool { _, f := fv.FindFile(vols, g); return f != nil }
+	fw.Shell = has(shellFileGUID)
+	fw.SecureBootSupport = has(secureBootConfigDxe)
+	fw.CCMeasurement = has(tdTcg2DxeFileGUID)
+	fw.EDK2, fw.EDK2Source = releaseFromImage(vols)
+	return fw, nil
+}
+
+// releaseVersion matches the PcdFirmwareVersionString values that carry an
+// edk2 release: a Debian or Ubuntu package version of edk2 (upstream part
+// YYYY.MM, from the edk2-stableYYYYMM tag) or the tag itself.
+var releaseVersion = regexp.MustCompile(`^(?:(20\d\d)\.(0[1-9]|1[0-2])(?:\.\d+)?-[0-9A-Za-z.+~]+|edk2-stable(20\d\d)(0[1-9]|1[0-2])(?:\.\d+)?)$`)
+
+// releaseFromImage reads PcdFirmwareVersionString where OVMF compiles it
+// in: SmbiosPlatformDxe (SMBIOS type 0 BIOS version, edk2-stable202302 and
+// later) and UiApp. It returns a release only when every candidate string
+// in those modules names the same one.
+func releaseFromImage(vols []fv.Volume) (EDK2Release, string) {
+	var rel EDK2Release
+	var src string
+	for _, m := range []struct {
+		guid ovmf.GUID
+		name string
+	}{{smbiosPlatformDxe, "SmbiosPlatformDxe"}, {uiAppFileGUID, "UiApp"}} {
+		_, f := fv.FindFile(vols, m.guid)
+		if f == nil {
+			continue
+		}
+		for _, s := range f.LeafSections(fv.SectionPE32) {
+			for _, str := range utf16Strings(s.Data, 6) {
+				if !releaseVersion.MatchString(str) {
+					continue
+				}
+				r, err := ParseEDK2Release(str)
+				if err != nil {
+					continue
+				}
+				if rel.Known() && r != rel {
+					return EDK2Release{}, ""
+				}
+				if !rel.Known() {
+					rel, src = r, fmt.Sprintf("PcdFirmwareVersionString %q in %s", str, m.name)
+				}
+			}
+		}
+	}
+	return rel, src
+}
+
+// utf16Strings returns the NUL-terminated UTF-16LE strings of printable
+// ASCII, 2-byte aligned, of at least minLen characters.
+func utf16Strings(b []byte, minLen int) []string {
+	var out []string
+	var cur []uint16
+	for i := 0; i+1 < len(b); i += 2 {
+		c := uint16(b[i]) | uint16(b[i+1])<<8
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			cur = append(cur, c)
+			continue
+		case c == 0 && len(cur) >= minLen:
+			out = append(out, string(utf16.Decode(cur)))
+		}
+		cur = cur[:0]
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+package tdx
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/ovmf/ovmftest"
+)
+
+// repoFixture reads a firmware image committed under testdata/fixtures.
+func repoFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "fixtures", name))
+	if err != nil {
+		t.Skipf("fixture %s: %v", name, err)
+	}
+	return b
+}
+
+// TestInspectFirmware checks what the DXE volumes of Debian's OVMF say,
+// against the package versions (testdata/fixtures/README.md) and the build
+// flags in debian/rules: bookworm's OVMF.fd is a secure boot build of
+// 2022.11 (before CC measurement existed), trixie's one of 2025.02 with
+// OVMF_4M_NO_SECBOOT_FLAGS. Both build the shell.
+func TestInspectFirmware(t *testing.T) {
+	tests := []struct {
+		file     string
+		want     Firmware
+		wantFrom string
+	}{
+		{"bookworm-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", Shell: true, SecureBootSupport: true, CCMeasurement: false}, ""},
+		{"trixie-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", Shell: true, SecureBootSupport: false, CCMeasurement: true, EDK2: EDK2Release{2025, 2}}, `PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			got, err := InspectFirmware(repoFixture(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := got.EDK2Source
+			got.EDK2Source = ""
+			if *got != tc.want || src != tc.wantFrom {
+				t.Errorf("InspectFirmware(%s) = %+v from %q, want %+v from %q", tc.file, *got, src, tc.want, tc.wantFrom)
+			}
+		})
+	}
+	if _, err := InspectFirmware(ovmftest.MustTDVFImage(ovmftest.TDVF{Size: 1 << 20, VarStore: true})); err == nil {
+		t.Errorf("InspectFirmware(synthetic image without DXE) succeeded, want an error")
+	}
+}
+
+func TestReleaseVersion(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2025.02-8+deb13u1": true, "2024.02-2ubuntu0.1": true, "edk2-stable202411": true, "edk2-stable202408.01": true,
+		"02/02/2022": false, "unknown": false, "2025.02": false, "0.0.0": false, "2025.13-1": false,
+	} {
+		if got := releaseVersion.MatchString(s); got != want {
+			t.Errorf("releaseVersion.MatchString(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestMeasureDerivedInputs runs Measure on the Debian images: which inputs
+// come from the image, which from the flags, and what that does to the
+// RTMRs.
+func TestMeasureDerivedInputs(t *testing.T) {
+	yes, no := true, false
+	acpi := &ACPITables{Loader: make([]byte, 128), Files: map[string][]byte{}}
+	zero := Digest{}
+	tests := []struct {
+		name       string
+		file       string
+		cfg        Config
+		wantEDK2   Sourced
+		wantSB     string
+		wantRTMR0  string // "null", "zero" or "set"
+		wantRTMR12 string
+		wantReason string
+	}{
+		{"trixie: release from the image", "trixie-OVMF.fd", Config{ACPI: acpi},
+			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "false", "set", "null", ""},
+		{"trixie: flag overrides", "trixie-OVMF.fd", Config{ACPI: acpi, EDK2: EDK2Release{2025, 5}},
+			Sourced{"edk2-stable202505", "flag"}, "false", "null", "null", "not modelled"},
+		{"trixie: secure boot flag", "trixie-OVMF.fd", Config{ACPI: acpi, SecureBootSupport: &yes},
+			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "true", "set", "null", ""},
+		{"bookworm: no CC measurement, release unknown", "bookworm-OVMF.fd", Config{ACPI: acpi},
+			Sourced{"unknown", "unknown: the image carries no PcdFirmwareVersionString naming an edk2 release (SmbiosPlatformDxe, UiApp)"}, "true", "null", "zero", "SecTdxHelperLib"},
+		{"bookworm: 2022.11 measures nothing", "bookworm-OVMF.fd", Config{ACPI: acpi, EDK2: EDK2Release{2022, 11}, SecureBootSupport: &no},
+			Sourced{"edk2-stable202211", "flag"}, "false", "zero", "zero", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := ovmf.Parse(repoFixture(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := tc.cfg
+			cfg.QEMU, cfg.Memory, cfg.PageAddOrder = DefaultQEMUVersion, 2<<30, SinglePass
+			res, err := Measure(img, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Derived.EDK2 != tc.wantEDK2 || res.Derived.SecureBootSupport.Value != tc.wantSB {
+				t.Errorf("Derived = %+v, want edk2 %+v, secure boot %s", res.Derived, tc.wantEDK2, tc.wantSB)
+			}
+			state := func(d *Digest) string {
+				switch {
+				case d == nil:
+					return "null"
+				case *d == zero:
+					return "zero"
+				}
+				return "set"
+			}
+			if got := state(res.RTMRs[0]); got != tc.wantRTMR0 {
+				t.Errorf("RTMR0 = %s (%s), want %s", got, res.Reasons[0], tc.wantRTMR0)
+			}
+			for _, i := range []int{1, 2} {
+				if got := state(res.RTMRs[i]); got != tc.wantRTMR12 {
+					t.Errorf("RTMR%d = %s (%s), want %s", i, got, res.Reasons[i], tc.wantRTMR12)
+				}
+			}
+			if !strings.Contains(res.Reasons[0], tc.wantReason) {
+				t.Errorf("RTMR0 reason %q, want it to contain %q", res.Reasons[0], tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestSecureBootEvents checks the SecureBoot variable AuthVariableLib
+// creates: absent without secure boot support, else 1 with a PK (unless
+// SecureBootEnable is 0) and 0 without.
+func TestSecureBootEvents(t *testing.T) {
+	yes, no := true, false
+	pk := Variable{Vendor: GlobalVariableGUID, Name: "PK", Data: []byte("pk")}
+	off := Variable{Vendor: secureBootEnableGUID, Name: "SecureBootEnable", Data: []byte{0}}
+	tests := []struct {
+		name    string
+		vars    []Variable
+		support *bool
+		want    []byte // nil: absent
+	}{
+		{"unknown, no PK", nil, nil, nil},
+		{"unknown, PK", []Variable{pk}, nil, []byte{1}},
+		{"no support, PK", []Variable{pk}, &no, nil},
+		{"support, no PK", nil, &yes, []byte{0}},
+		{"support, PK", []Variable{pk}, &yes, []byte{1}},
+		{"support, PK, SecureBootEnable 0", []Variable{pk, off}, &yes, []byte{0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var notes []string
+			ev := secureBootEvents(tc.vars, tc.support, &notes)
+			want := variableDriverConfigDigest(GlobalVariableGUID, "SecureBoot", tc.want)
+			if ev[0].Digest != want || (tc.want == nil) != strings.Contains(ev[0].Description, "absent") {
+				t.Errorf("SecureBoot event = %s %v, want data %v", ev[0].Description, ev[0].Digest, tc.want)
+			}
+		})
+	}
+}
