@@ -148,16 +148,29 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	res, err := tdx.Measure(img, cfg)
-	if err != nil {
+	wrap := func(err error) error {
 		if errors.Is(err, ovmf.ErrTDVFSectionOutsideImage) && o.vars == "" {
 			return fmt.Errorf("firmware %q: %w; if this is the CODE part of a split image, pass its VARS file with --vars", o.fw.path, err)
 		}
 		return fmt.Errorf("firmware %q: %w", o.fw.path, err)
 	}
 	w := cmd.OutOrStdout()
+	if o.out.format != "json" && o.boot.kernel == "" && o.acpiDir == "" {
+		// MRTD alone and no input to check for the RTMRs: no need to
+		// decompress the DXE volume (0.3 s for a 4 MiB image).
+		mrtd, err := tdx.MeasureMRTD(img, cfg)
+		if err != nil {
+			return wrap(err)
+		}
+		_, err = fmt.Fprintln(w, mrtd)
+		return err
+	}
+	res, err := tdx.Measure(img, cfg)
+	if err != nil {
+		return wrap(err)
+	}
 	if o.out.format != "json" {
-		_, err := fmt.Fprintln(w, res.MRTD)
+		_, err = fmt.Fprintln(w, res.MRTD)
 		return err
 	}
 	in.KernelVersion, in.KernelPatched = res.KernelVersion, res.KernelPatched

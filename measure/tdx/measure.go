@@ -220,32 +220,50 @@ func uiAppLoadOption(fvName ovmf.GUID, desc string) []byte {
 	return append(opt, fp...)
 }
 
+// MeasureMRTD computes MRTD alone, as Measure does, without inspecting the
+// firmware's DXE volume or predicting the RTMRs: the fast path when only
+// MRTD is wanted.
+func MeasureMRTD(img *ovmf.Image, cfg Config) (Digest, error) {
+	_, _, d, err := measureMRTD(img, cfg)
+	return d, err
+}
+
+// measureMRTD checks cfg, builds the TD HOB QEMU passes and computes MRTD.
+func measureMRTD(img *ovmf.Image, cfg Config) (*ovmf.TDVFMetadata, *TDHOB, Digest, error) {
+	md, err := img.TDVFMetadata()
+	if err != nil {
+		return nil, nil, Digest{}, err
+	}
+	if cfg.Memory == 0 {
+		return nil, nil, Digest{}, errors.New("guest memory size is 0")
+	}
+	if strings.IndexByte(cfg.Cmdline, 0) >= 0 {
+		return nil, nil, Digest{}, errors.New("kernel command line contains a NUL byte, which QEMU cannot pass")
+	}
+	ram, err := TDRAM(md, Q35RAM(cfg.Memory))
+	if err != nil {
+		return nil, nil, Digest{}, fmt.Errorf("TD HOB for %d MiB of memory: %w", cfg.Memory>>20, err)
+	}
+	hob, err := NewTDHOB(md, ram)
+	if err != nil {
+		return nil, nil, Digest{}, err
+	}
+	mrtd, err := MRTD(img.Data(), md, cfg.PageAddOrder, hob.Marshal())
+	if err != nil {
+		return nil, nil, Digest{}, err
+	}
+	return md, hob, mrtd, nil
+}
+
 // Measure computes MRTD and the RTMRs of a TD started by QEMU from img with
 // cfg, and the predicted event log.
 func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
-	md, err := img.TDVFMetadata()
+	md, hob, mrtd, err := measureMRTD(img, cfg)
 	if err != nil {
 		return nil, err
 	}
 	data := img.Data()
-	if cfg.Memory == 0 {
-		return nil, errors.New("guest memory size is 0")
-	}
-	if strings.IndexByte(cfg.Cmdline, 0) >= 0 {
-		return nil, errors.New("kernel command line contains a NUL byte, which QEMU cannot pass")
-	}
-	ram, err := TDRAM(md, Q35RAM(cfg.Memory))
-	if err != nil {
-		return nil, fmt.Errorf("TD HOB for %d MiB of memory: %w", cfg.Memory>>20, err)
-	}
-	hob, err := NewTDHOB(md, ram)
-	if err != nil {
-		return nil, err
-	}
-	r := &Result{}
-	if r.MRTD, err = MRTD(data, md, cfg.PageAddOrder, hob.Marshal()); err != nil {
-		return nil, err
-	}
+	r := &Result{MRTD: mrtd}
 	var reasons [4][]string
 	notComputable := func(i int, why string) { reasons[i] = append(reasons[i], why) }
 
