@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/measure-cc/measure/measure/tdx/tdxtest"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
 )
@@ -326,17 +328,25 @@ func tdxACPIDir(t *testing.T) string {
 
 func TestTDXJSON(t *testing.T) {
 	fw := tdxWriteTemp(t, "ovmf.fd", ovmftest.MustTDVFImage(ovmftest.TDVF{Size: 1 << 20, VarStore: true}))
+	// A 6.12 kernel: its EFI stub measures the command line into RTMR2.
+	kernel := tdxWriteTemp(t, "bzImage", tdxtest.BzImage("6.12.0-tdxtest"))
+	direct := []string{"--kernel", kernel, "--append", "console=ttyS0"}
+	const noKernel = "no --kernel: without direct boot the boot variables in RTMR0 depend on the VM's devices and the UEFI Shell"
 	tests := []struct {
 		name        string
 		args        []string
 		wantNull    []int
 		wantKinds   []string
 		wantNoKinds []string
+		wantReason0 string
 	}{
-		{"firmware only", []string{"--ovmf", fw, "--memory", "2G"}, []int{0, 1, 2}, []string{"td-hob", "cfv", "separator"}, []string{"acpi-loader", "kernel"}},
-		{"acpi without edk2 release", []string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t)}, []int{0, 1, 2}, []string{"acpi-loader", "acpi-rsdp", "acpi-tables"}, nil},
-		{"acpi and edk2 202502", []string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t), "--edk2-version", "202502"}, []int{1, 2}, []string{"acpi-loader", "boot-variable"}, nil},
-		{"edk2 202505 is not modelled", []string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t), "--edk2-version", "edk2-stable202505"}, []int{0, 1, 2}, nil, []string{"boot-variable"}},
+		{"firmware only", []string{"--ovmf", fw, "--memory", "2G"}, []int{0, 1, 2}, []string{"td-hob", "cfv", "separator"}, []string{"acpi-loader", "kernel"}, "--acpi-tables"},
+		{"acpi without edk2 release", []string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t)}, []int{0, 1, 2}, []string{"acpi-loader", "acpi-rsdp", "acpi-tables"}, nil, "edk2 release is not known"},
+		{"acpi and edk2 202502", append([]string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t), "--edk2-version", "202502"}, direct...), nil,
+			[]string{"td-hob", "cfv", "efi-variable", "separator", "acpi-loader", "boot-variable", "kernel", "efi-action", "cmdline"}, []string{"initrd"}, ""},
+		{"acpi and edk2 202502 without kernel", []string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t), "--edk2-version", "202502"}, []int{0, 1, 2},
+			[]string{"td-hob", "cfv", "efi-variable", "separator", "acpi-loader", "acpi-rsdp", "acpi-tables"}, []string{"kernel", "cmdline"}, noKernel},
+		{"edk2 202505 is not modelled", append([]string{"--ovmf", fw, "--acpi-tables", tdxACPIDir(t), "--edk2-version", "edk2-stable202505"}, direct...), []int{0}, []string{"kernel", "cmdline"}, []string{"boot-variable"}, "edk2-stable202505"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,6 +388,15 @@ func TestTDXJSON(t *testing.T) {
 					if !found {
 						t.Errorf("rtmrs[%d] is null without a reason", i)
 					}
+				}
+			}
+			if tc.wantReason0 != "" {
+				found := false
+				for _, nc := range v.NotComputable {
+					found = found || nc.RTMR == 0 && strings.Contains(nc.Reason, tc.wantReason0)
+				}
+				if !found {
+					t.Errorf("not_computable %+v, want RTMR0's reason to contain %q", v.NotComputable, tc.wantReason0)
 				}
 			}
 			kinds := map[string]bool{}
@@ -444,6 +463,10 @@ func TestTDXImageInputs(t *testing.T) {
 		t.Skipf("fixture: %v", err)
 	}
 	acpi := tdxACPIDir(t)
+	// A 6.12 kernel: RTMR1 holds its events, RTMR2 the command line its
+	// EFI stub measures.
+	kernel := tdxWriteTemp(t, "bzImage", tdxtest.BzImage("6.12.0-tdxtest"))
+	direct := []string{"--kernel", kernel, "--append", "console=ttyS0"}
 	tests := []struct {
 		name           string
 		args           []string
@@ -453,10 +476,11 @@ func TestTDXImageInputs(t *testing.T) {
 		wantSB         string
 		wantSBSource   string
 	}{
-		{"from the image", nil, true, "edk2-stable202502", "image: PcdFirmwareVersionString", "false", "image: "},
-		{"release flag", []string{"--edk2-version", "202411"}, true, "edk2-stable202411", "flag", "false", "image: "},
-		{"release flag 202505", []string{"--edk2-version", "2025.05"}, false, "edk2-stable202505", "flag", "false", "image: "},
-		{"secure boot flag", []string{"--secure-boot-support", "yes"}, true, "edk2-stable202502", "image: ", "true", "flag"},
+		{"from the image", direct, true, "edk2-stable202502", "image: PcdFirmwareVersionString", "false", "image: "},
+		{"release flag", slices.Concat(direct, []string{"--edk2-version", "202411"}), true, "edk2-stable202411", "flag", "false", "image: "},
+		{"release flag 202505", slices.Concat(direct, []string{"--edk2-version", "2025.05"}), false, "edk2-stable202505", "flag", "false", "image: "},
+		{"secure boot flag", slices.Concat(direct, []string{"--secure-boot-support", "yes"}), true, "edk2-stable202502", "image: ", "true", "flag"},
+		{"no kernel", nil, false, "edk2-stable202502", "image: PcdFirmwareVersionString", "false", "image: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -466,7 +490,11 @@ func TestTDXImageInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 			var v struct {
-				RTMRs  []*string `json:"rtmrs"`
+				RTMRs         []*string `json:"rtmrs"`
+				NotComputable []struct {
+					RTMR   int    `json:"rtmr"`
+					Reason string `json:"reason"`
+				} `json:"not_computable"`
 				Inputs struct {
 					EDK2       string `json:"edk2_version"`
 					EDK2Source string `json:"edk2_version_source"`
@@ -485,6 +513,19 @@ func TestTDXImageInputs(t *testing.T) {
 			in := v.Inputs
 			if (v.RTMRs[0] != nil) != tc.wantRTMR0 {
 				t.Errorf("rtmrs[0] = %v, want set %v", v.RTMRs[0], tc.wantRTMR0)
+			}
+			withKernel := slices.Contains(tc.args, "--kernel")
+			for _, i := range []int{1, 2} {
+				if set := v.RTMRs[i] != nil && *v.RTMRs[i] != strings.Repeat("0", 96); set != withKernel {
+					t.Errorf("rtmrs[%d] = %v, want set (not null, not zero) %v", i, v.RTMRs[i], withKernel)
+				}
+			}
+			noKernelReason := false
+			for _, nc := range v.NotComputable {
+				noKernelReason = noKernelReason || nc.RTMR == 0 && strings.HasPrefix(nc.Reason, "no --kernel")
+			}
+			if noKernelReason == withKernel {
+				t.Errorf("not_computable %+v: RTMR0 has a \"no --kernel\" reason %v, want %v", v.NotComputable, noKernelReason, !withKernel)
 			}
 			if in.EDK2 != tc.wantEDK2 || !strings.HasPrefix(in.EDK2Source, tc.wantEDK2Source) {
 				t.Errorf("edk2_version = %q from %q, want %q from %q...", in.EDK2, in.EDK2Source, tc.wantEDK2, tc.wantEDK2Source)

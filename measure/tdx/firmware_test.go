@@ -1,11 +1,13 @@
 package tdx
 
 import (
+	"crypto/sha512"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/measure-cc/measure/measure/tdx/tdxtest"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
 )
@@ -65,31 +67,64 @@ func TestReleaseVersion(t *testing.T) {
 
 // TestMeasureDerivedInputs runs Measure on the Debian images: which inputs
 // come from the image, which from the flags, and what that does to the
-// RTMRs.
+// RTMRs. The direct boots use a synthetic 6.12 kernel, whose EFI stub
+// measures the command line; RTMR1 and RTMR2 are checked against values
+// computed here from the definitions (the TCG EV_EFI_ACTION strings, the
+// EV_SEPARATOR data, OVMF's LoadOptions), with the kernel's Authenticode
+// digest checked against osslsigncode in package tdxtest.
 func TestMeasureDerivedInputs(t *testing.T) {
 	yes, no := true, false
 	acpi := &ACPITables{Loader: make([]byte, 128), Files: map[string][]byte{}}
-	zero := Digest{}
+	kernel := tdxtest.BzImage("6.12.0-tdxtest (tdxtest@example.org) #1 SMP")
+	const cmdline = "console=ttyS0"
+	kd, err := AuthenticodeSHA384(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extend := func(digests ...Digest) string {
+		var r Digest
+		for _, d := range digests {
+			r = sha512.Sum384(append(r[:], d[:]...))
+		}
+		return r.String()
+	}
+	str := func(s string) Digest { return sha512.Sum384([]byte(s)) }
+	// QEMU 10.2 hands the kernel over unpatched; edk2-stable202411 and
+	// later measure the ReadyToBoot separator into RTMR1.
+	rtmr1 := extend(kd, str("Calling EFI Application from Boot Option"), str("\x00\x00\x00\x00"),
+		str("Exit Boot Services Invocation"), str("Exit Boot Services Returned with Success"))
+	// LoadOptions: each byte of the command line as a UCS-2 code unit, NUL-terminated.
+	var opts []byte
+	for _, c := range []byte(cmdline + "\x00") {
+		opts = append(opts, c, 0)
+	}
+	rtmr2 := extend(sha512.Sum384(opts))
+	zero := Digest{}.String()
 	tests := []struct {
 		name       string
 		file       string
 		cfg        Config
 		wantEDK2   Sourced
 		wantSB     string
-		wantRTMR0  string // "null", "zero" or "set"
-		wantRTMR12 string
+		wantRTMR0  string // "null", "set" or the value
+		wantRTMR1  string
+		wantRTMR2  string
 		wantReason string
 	}{
-		{"trixie: release from the image", "trixie-OVMF.fd", Config{ACPI: acpi},
-			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "false", "set", "null", ""},
-		{"trixie: flag overrides", "trixie-OVMF.fd", Config{ACPI: acpi, EDK2: EDK2Release{2025, 5}},
-			Sourced{"edk2-stable202505", "flag"}, "false", "null", "null", "not modelled"},
-		{"trixie: secure boot flag", "trixie-OVMF.fd", Config{ACPI: acpi, SecureBootSupport: &yes},
-			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "true", "set", "null", ""},
-		{"bookworm: no CC measurement, release unknown", "bookworm-OVMF.fd", Config{ACPI: acpi},
-			Sourced{"unknown", "unknown: the image carries no PcdFirmwareVersionString naming an edk2 release (SmbiosPlatformDxe, UiApp)"}, "true", "null", "zero", "SecTdxHelperLib"},
-		{"bookworm: 2022.11 measures nothing", "bookworm-OVMF.fd", Config{ACPI: acpi, EDK2: EDK2Release{2022, 11}, SecureBootSupport: &no},
-			Sourced{"edk2-stable202211", "flag"}, "false", "zero", "zero", ""},
+		{"trixie: release from the image", "trixie-OVMF.fd", Config{ACPI: acpi, Kernel: kernel},
+			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "false", "set", rtmr1, rtmr2, ""},
+		{"trixie: no kernel", "trixie-OVMF.fd", Config{ACPI: acpi},
+			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "false", "null", "null", "null", noKernelBootVariables},
+		{"trixie: flag overrides", "trixie-OVMF.fd", Config{ACPI: acpi, Kernel: kernel, EDK2: EDK2Release{2025, 5}},
+			Sourced{"edk2-stable202505", "flag"}, "false", "null", rtmr1, rtmr2, "not modelled"},
+		{"trixie: secure boot flag", "trixie-OVMF.fd", Config{ACPI: acpi, Kernel: kernel, SecureBootSupport: &yes},
+			Sourced{"edk2-stable202502", `image: PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`}, "true", "set", rtmr1, rtmr2, ""},
+		{"bookworm: no CC measurement, release unknown", "bookworm-OVMF.fd", Config{ACPI: acpi, Kernel: kernel},
+			Sourced{"unknown", "unknown: the image carries no PcdFirmwareVersionString naming an edk2 release (SmbiosPlatformDxe, UiApp)"}, "true", "null", zero, zero, "SecTdxHelperLib"},
+		{"bookworm: 2022.11 measures nothing", "bookworm-OVMF.fd", Config{ACPI: acpi, Kernel: kernel, EDK2: EDK2Release{2022, 11}, SecureBootSupport: &no},
+			Sourced{"edk2-stable202211", "flag"}, "false", zero, zero, zero, ""},
+		{"bookworm: 2022.11 measures nothing, no kernel", "bookworm-OVMF.fd", Config{ACPI: acpi, EDK2: EDK2Release{2022, 11}},
+			Sourced{"edk2-stable202211", "flag"}, "true", zero, zero, zero, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +134,9 @@ func TestMeasureDerivedInputs(t *testing.T) {
 			}
 			cfg := tc.cfg
 			cfg.QEMU, cfg.Memory, cfg.PageAddOrder = DefaultQEMUVersion, 2<<30, SinglePass
+			if cfg.Kernel != nil {
+				cfg.Cmdline = cmdline
+			}
 			res, err := Measure(img, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -106,25 +144,20 @@ func TestMeasureDerivedInputs(t *testing.T) {
 			if res.Derived.EDK2 != tc.wantEDK2 || res.Derived.SecureBootSupport.Value != tc.wantSB {
 				t.Errorf("Derived = %+v, want edk2 %+v, secure boot %s", res.Derived, tc.wantEDK2, tc.wantSB)
 			}
-			state := func(d *Digest) string {
-				switch {
-				case d == nil:
-					return "null"
-				case *d == zero:
-					return "zero"
+			for i, want := range []string{tc.wantRTMR0, tc.wantRTMR1, tc.wantRTMR2} {
+				got := "null"
+				if d := res.RTMRs[i]; d != nil {
+					got = d.String()
 				}
-				return "set"
-			}
-			if got := state(res.RTMRs[0]); got != tc.wantRTMR0 {
-				t.Errorf("RTMR0 = %s (%s), want %s", got, res.Reasons[0], tc.wantRTMR0)
-			}
-			for _, i := range []int{1, 2} {
-				if got := state(res.RTMRs[i]); got != tc.wantRTMR12 {
-					t.Errorf("RTMR%d = %s (%s), want %s", i, got, res.Reasons[i], tc.wantRTMR12)
+				if got != want && !(want == "set" && got != "null" && got != zero) {
+					t.Errorf("RTMR%d = %s (%s), want %s", i, got, res.Reasons[i], want)
 				}
 			}
 			if !strings.Contains(res.Reasons[0], tc.wantReason) {
 				t.Errorf("RTMR0 reason %q, want it to contain %q", res.Reasons[0], tc.wantReason)
+			}
+			if tc.cfg.Kernel != nil && tc.wantRTMR1 != zero && res.KernelVersion != "6.12.0-tdxtest (tdxtest@example.org) #1 SMP" {
+				t.Errorf("KernelVersion = %q, want the synthetic kernel's", res.KernelVersion)
 			}
 		})
 	}

@@ -178,6 +178,9 @@ type Result struct {
 	Derived DerivedInputs
 }
 
+// noKernelBootVariables is why RTMR0 is not computable without -kernel.
+const noKernelBootVariables = "no --kernel: without direct boot the boot variables in RTMR0 depend on the VM's devices and the UEFI Shell"
+
 // RTMR2 is measured by the Linux EFI stub into the TDX CC measurement
 // protocol from this release on.
 var stubMeasuresFrom = KernelRelease{6, 9}
@@ -331,7 +334,9 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384([]byte{0, 0}), Description: "BootOrder: 0000"},
 					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384(uiAppLoadOption(fvName, desc)), Description: fmt.Sprintf("Boot0000: %s (boot manager menu), Fv(%s)/FvFile(%s)", desc, fvName, uiAppFileGUID)})
 			}
-			if fw != nil && fw.Shell {
+			if cfg.Kernel == nil {
+				r.Notes = append(r.Notes, "without --kernel the boot-variable events listed are those of a direct boot (BootOrder 0000, Boot0000 UiApp); OVMF then also registers boot options for the VM's devices and the UEFI Shell, so RTMR0 is not computed")
+			} else if fw != nil && fw.Shell {
 				r.Notes = append(r.Notes, "the image carries the UEFI Shell; OVMF registers its boot option only after it boots -kernel, so it is not measured (it is with a persistent variable store or without -kernel)")
 			}
 		}
@@ -343,6 +348,12 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 	}
 	if cfg.EDK2.Known() && cfg.EDK2.Before(2024, 8) && fw == nil {
 		r.Notes = append(r.Notes, "OvmfPkgX64 before edk2-stable202408 measures into the RTMRs only when built with CC_MEASUREMENT_ENABLE=TRUE, and not at all before edk2-stable202302; otherwise RTMR0-2 stay zero")
+	}
+	if cfg.Kernel == nil {
+		// Without -kernel, PlatformBootManagerLib registers boot options
+		// for the VM's devices and the UEFI Shell before ReadyToBoot: the
+		// measured boot variables are not determined by the inputs.
+		notComputable(0, noKernelBootVariables)
 	}
 	switch {
 	case !cfg.EDK2.Known():
