@@ -329,14 +329,14 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 				notComputable(0, "the variable store already holds BootOrder: the boot variables at boot depend on its history")
 			} else if fw != nil && (!fw.UiApp || desc == "") {
 				notComputable(0, "the image has no UiApp with a UI name: the boot manager menu option (Boot0000) is not modelled for it")
-			} else {
+			} else if cfg.Kernel != nil {
+				// Without -kernel the boot variables are not these (see
+				// noKernelBootVariables): no event is listed for them.
 				r.Events = append(r.Events,
 					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384([]byte{0, 0}), Description: "BootOrder: 0000"},
 					Event{RTMR: 0, Kind: EventBootVariable, Digest: sha384(uiAppLoadOption(fvName, desc)), Description: fmt.Sprintf("Boot0000: %s (boot manager menu), Fv(%s)/FvFile(%s)", desc, fvName, uiAppFileGUID)})
 			}
-			if cfg.Kernel == nil {
-				r.Notes = append(r.Notes, "without --kernel the boot-variable events listed are those of a direct boot (BootOrder 0000, Boot0000 UiApp); OVMF then also registers boot options for the VM's devices and the UEFI Shell, so RTMR0 is not computed")
-			} else if fw != nil && fw.Shell {
+			if cfg.Kernel != nil && fw != nil && fw.Shell {
 				r.Notes = append(r.Notes, "the image carries the UEFI Shell; OVMF registers its boot option only after it boots -kernel, so it is not measured (it is with a persistent variable store or without -kernel)")
 			}
 		}
