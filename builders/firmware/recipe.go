@@ -252,6 +252,15 @@ func LookupRecipe(name string) (*Recipe, error) {
 	return nil, fmt.Errorf("recipe %q: %w (have %s)", name, ErrUnknownRecipe, strings.Join(names, ", "))
 }
 
+// RecipeYAML returns the YAML text of the embedded recipe called name, to
+// start a recipe of one's own from.
+func RecipeYAML(name string) ([]byte, error) {
+	if _, err := LookupRecipe(name); err != nil {
+		return nil, err
+	}
+	return embedded.ReadFile("recipes/" + name + ".yaml")
+}
+
 // EmbeddedPatch returns the content of an embedded patch.
 func EmbeddedPatch(name string) ([]byte, error) {
 	return embedded.ReadFile("recipes/patches/" + name)

@@ -220,3 +220,13 @@ func TestDiffCmd(t *testing.T) {
 		})
 	}
 }
+
+func TestRecipesShow(t *testing.T) {
+	stdout, _, code := runCLI("recipes", "show", "debian-trixie")
+	if code != 0 || !strings.Contains(stdout, "name: debian-trixie") || !strings.Contains(stdout, "sha256: b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b049") {
+		t.Errorf("recipes show debian-trixie = exit %d:\n%s", code, stdout)
+	}
+	if _, stderr, code := runCLI("recipes", "show", "nope"); code != 2 || !strings.Contains(stderr, `recipe "nope"`) {
+		t.Errorf("recipes show nope = exit %d, %q; want 2", code, stderr)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -16,11 +17,32 @@ func newRecipesCmd() *cobra.Command {
 		Short: "List and show the firmware recipes embedded in measure",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("recipes needs a subcommand: list")
+			return usagef("recipes needs a subcommand: list, show")
 		},
 	}
-	cmd.AddCommand(newRecipesListCmd())
+	cmd.AddCommand(newRecipesListCmd(), newRecipesShowCmd())
 	return cmd
+}
+
+func newRecipesShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Print an embedded recipe's YAML, to start a recipe of your own from",
+		Example: `  measure recipes show amdsev > my-amdsev.yaml
+  measure build ovmf --recipe my-amdsev.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := firmware.RecipeYAML(args[0])
+			if errors.Is(err, firmware.ErrUnknownRecipe) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}
 }
 
 type recipesListOptions struct {
