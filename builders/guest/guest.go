@@ -253,14 +253,16 @@ func (b *Builder) referenceValues(r *Recipe, res *Result, out string) error {
 	if res.TDX, err = TDXReferenceValues(blobs[0], order, b.Tool); err != nil {
 		return err
 	}
+	// MRTD covers the firmware alone: the TDX statement names it alone.
 	for _, s := range []struct {
-		name string
-		rv   *provenance.ReferenceValues
-	}{{ReferenceValuesName, res.SNP}, {TDXReferenceName, res.TDX}} {
+		name     string
+		rv       *provenance.ReferenceValues
+		subjects []Blob
+	}{{ReferenceValuesName, res.SNP, blobs}, {TDXReferenceName, res.TDX, blobs[:1]}} {
 		if s.rv == nil {
 			continue
 		}
-		st, err := Statement(s.rv, blobs)
+		st, err := Statement(s.rv, s.subjects)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -54,6 +55,40 @@ func TestIntegrationBoot(t *testing.T) {
 	t.Logf("boot-guest.sh in %s:\n%s", time.Since(t0).Round(100*time.Millisecond), out.String())
 	if err != nil {
 		t.Fatalf("no marker: %v", err)
+	}
+}
+
+// TestIntegrationAmdSevRefusesUnverifiedBlobs boots the built AmdSevX64
+// image itself under TCG: with no SEV there is no hashes table, its blob
+// verifier refuses QEMU's kernel, and the firmware falls back to its
+// embedded grub instead of running an unmeasured kernel.
+func TestIntegrationAmdSevRefusesUnverifiedBlobs(t *testing.T) {
+	dir := guestDir(t)
+	fw, err := os.ReadFile(filepath.Join(dir, "OVMF.fd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err := ovmf.Parse(fw); err != nil || img.SEVHashTable() == nil {
+		t.Skipf("OVMF.fd has no SEV hashes table (%v): not an AmdSevX64 image", err)
+	}
+	script, err := filepath.Abs("../../scripts/boot-guest.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "serial.log")
+	var out bytes.Buffer
+	err = run.Exec{}.Run(context.Background(), &run.Cmd{
+		Args: []string{script, "-t", "120", "-o", log, dir}, Env: []string{"PATH=" + os.Getenv("PATH")}, Stdout: &out, Stderr: &out,
+	})
+	if err == nil {
+		t.Fatalf("the AmdSevX64 image booted QEMU's kernel without SEV:\n%s", out.String())
+	}
+	serial, _ := os.ReadFile(log)
+	if !bytes.Contains(serial, []byte(`starting Boot0001 "Grub Bootloader"`)) {
+		t.Errorf("serial log lacks the fall-back to grub:\n%s", serial)
+	}
+	if bytes.Contains(serial, []byte("Linux version")) {
+		t.Errorf("the kernel ran:\n%s", serial)
 	}
 }
 
