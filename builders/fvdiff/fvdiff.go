@@ -4,45 +4,26 @@
 // lists the FFS files that changed, appeared or disappeared, by GUID, UI name
 // and section type. It is the tool to reach for when a rebuild does not match.
 //
-// It lives under builders/ because LZMA needs a dependency that the audited
-// ovmf/ packages do not take.
+// It adds to ovmf/fv the comparison and the reports; the parsing and LZMA
+// decoding are ovmf/fv's.
 package fvdiff
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-
-	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/ovmf/fv"
 )
 
 // LZMAGUID is gLzmaCustomDecompressGuid (edk2 MdeModulePkg.dec).
-var LZMAGUID = ovmf.MustParseGUID("ee4e5898-3914-4259-9d6e-dc7bd79403cf")
+var LZMAGUID = fv.LZMAGUID
 
-// maxOutput bounds one decompressed section.
-const maxOutput = 64 << 20
-
-// Decompress opens LZMA GUID-defined sections; other GUIDs stay opaque.
+// Decompress opens LZMA GUID-defined sections with ovmf/fv's decoder;
+// other GUIDs stay opaque.
 func Decompress(guid ovmf.GUID, data []byte) ([]byte, bool, error) {
-	if guid != LZMAGUID {
-		return nil, false, nil
-	}
-	r, err := lzma.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, false, err
-	}
-	out, err := io.ReadAll(io.LimitReader(r, maxOutput+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if len(out) > maxOutput {
-		return nil, false, fmt.Errorf("LZMA section inflates past %d bytes", maxOutput)
-	}
-	return out, true, nil
+	return fv.LZMASection(guid, data)
 }
 
 // Report is the difference between two images.
