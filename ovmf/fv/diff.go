@@ -118,8 +118,10 @@ func (c Change) String() string {
 
 // Diff compares the modules of two images. Files are matched by volume
 // path, GUID and occurrence; a file whose bytes are the same in both is not
-// reported.
+// reported, nor are pad files (FFS_PAD), which only follow their
+// neighbours' sizes.
 func Diff(a, b []Module) []Change {
+	a, b = withoutPads(a), withoutPads(b)
 	key := func(ms []Module) (map[string]*Module, []string) {
 		seen := map[string]int{}
 		m := map[string]*Module{}
@@ -151,6 +153,16 @@ func Diff(a, b []Module) []Change {
 	for _, k := range ob {
 		if ma[k] == nil {
 			out = append(out, Change{Kind: "added", B: mb[k]})
+		}
+	}
+	return out
+}
+
+func withoutPads(ms []Module) []Module {
+	out := make([]Module, 0, len(ms))
+	for _, m := range ms {
+		if m.Type != filePad {
+			out = append(out, m)
 		}
 	}
 	return out

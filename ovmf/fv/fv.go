@@ -30,6 +30,7 @@ const (
 	blockMapEntry    = 8  // EFI_FV_BLOCK_MAP_ENTRY
 	sigOffset        = 40 // Signature within the volume header
 	fileHeaderSize   = 24 // EFI_FFS_FILE_HEADER
+	filePad          = FileType(0xf0)
 	fileHeader2Size  = 32 // EFI_FFS_FILE_HEADER2
 	sectionHeader    = 4  // EFI_COMMON_SECTION_HEADER
 	sectionHeader2   = 8  // EFI_COMMON_SECTION_HEADER2
