@@ -16,8 +16,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -25,6 +23,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/measure-cc/measure/builders/catalog"
 	"github.com/measure-cc/measure/builders/initramfs"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/measure/tdx"
@@ -197,28 +196,10 @@ func (r *Recipe) PageAddOrder() (tdx.PageAddOrder, error) {
 
 // Recipes returns the embedded recipes, sorted by name.
 func Recipes() ([]*Recipe, error) {
-	names, err := fs.Glob(embedded, "recipes/*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var out []*Recipe
-	for _, n := range names {
-		b, err := embedded.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		r, err := ParseRecipe(b)
-		if err != nil {
-			return nil, fmt.Errorf("embedded %s: %w", n, err)
-		}
-		if want := strings.TrimSuffix(path.Base(n), ".yaml"); r.Name != want {
-			return nil, fmt.Errorf("embedded %s: name %q, want %q", n, r.Name, want)
-		}
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return catalog.Load(embedded, ParseRecipe, recipeName)
 }
+
+func recipeName(r *Recipe) string { return r.Name }
 
 // DefaultRecipe is the recipe `measure build guest` uses without --recipe.
 const DefaultRecipe = "minimal"
@@ -232,12 +213,5 @@ func LookupRecipe(name string) (*Recipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, r := range rs {
-		if r.Name == name {
-			return r, nil
-		}
-		names = append(names, r.Name)
-	}
-	return nil, fmt.Errorf("guest recipe %q: %w (have %s)", name, ErrUnknownRecipe, strings.Join(names, ", "))
+	return catalog.Lookup(rs, recipeName, name, "guest recipe", ErrUnknownRecipe)
 }
