@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/measure-cc/measure/builders/run"
@@ -173,7 +172,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o Options) (*Result, err
 		return nil, err
 	}
 	defer logf.Close()
-	log := &lockedWriter{w: logf}
+	log := NewLogWriter(logf)
 
 	srcs, err := b.Sources(r)
 	if err != nil {
@@ -214,7 +213,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o Options) (*Result, err
 	cmd.Stdout, cmd.Stderr = log, log
 	b.progressf("building %s (%s) in %s", r.Name, r.Build.Platform, spec.Work)
 	t0 := b.now()
-	stop := b.heartbeat(t0, log)
+	stop := Heartbeat(b.Progress, b.now, t0, log)
 	err = b.Runner.Run(ctx, cmd)
 	stop()
 	res.BuildTime = b.now().Sub(t0)
@@ -222,7 +221,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o Options) (*Result, err
 		return nil, fmt.Errorf("recipe %q: %w (log %s)", r.Name, err, res.Log)
 	}
 	for _, out := range r.Outputs {
-		f, err := copyOut(spec.HostPath(filepath.Join(r.Build.Dir, out.From)), filepath.Join(o.OutDir, out.Name))
+		f, err := CopyOut(spec.HostPath(filepath.Join(r.Build.Dir, out.From)), filepath.Join(o.OutDir, out.Name))
 		if err != nil {
 			return nil, fmt.Errorf("recipe %q output %q: %w", r.Name, out.From, err)
 		}
@@ -259,7 +258,7 @@ func (b *Builder) stage(r *Recipe, spec *sandbox.Spec, srcs []string) error {
 	for i, p := range srcs {
 		dst := spec.HostPath(r.sourcePath(i))
 		if err := os.Link(p, dst); err != nil {
-			if _, err := copyOut(p, dst); err != nil {
+			if _, err := CopyOut(p, dst); err != nil {
 				return err
 			}
 		}
@@ -285,81 +284,6 @@ func chownUp(p, top string) error {
 		}
 	}
 	return nil
-}
-
-// heartbeat prints the elapsed time and the log's last line every 30 s.
-func (b *Builder) heartbeat(t0 time.Time, log *lockedWriter) (stop func()) {
-	if b.Progress == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				b.progressf("  %s: %s", b.now().Sub(t0).Round(time.Second), log.lastLine())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
-}
-
-// lockedWriter serialises writes and remembers the last complete line.
-type lockedWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	last []byte
-	cur  []byte
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range p {
-		if c == '\n' || c == '\r' {
-			if len(l.cur) > 0 {
-				l.last = append(l.last[:0], l.cur...)
-			}
-			l.cur = l.cur[:0]
-		} else if len(l.cur) < 200 {
-			l.cur = append(l.cur, c)
-		}
-	}
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) lastLine() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.last)
-}
-
-func copyOut(src, dst string) (File, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return File{}, err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return File{}, err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return File{}, err
-	}
-	return File{Path: dst, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
 func fileSHA256(p string) (string, error) {

@@ -1,11 +1,9 @@
 package firmware
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -58,15 +56,7 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 			res.B = out
 		}
 	}
-	for i, fa := range res.A.Files {
-		fb := res.B.Files[i]
-		if fa.SHA256 == fb.SHA256 {
-			continue
-		}
-		m := Mismatch{Name: fa.Name, A: fa, B: fb}
-		m.Reason = firstDifference(fa.Path, fb.Path)
-		res.Mismatches = append(res.Mismatches, m)
-	}
+	res.Mismatches = Compare(res.A.Files, res.B.Files)
 	if len(res.Mismatches) > 0 {
 		var names []string
 		for _, m := range res.Mismatches {
@@ -75,33 +65,4 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 		return &res, fmt.Errorf("recipe %q: %w: %s", r.Name, ErrNotReproducible, strings.Join(names, ", "))
 	}
 	return &res, nil
-}
-
-// firstDifference describes where two files first differ.
-func firstDifference(a, b string) string {
-	da, err := os.ReadFile(a)
-	if err != nil {
-		return err.Error()
-	}
-	db, err := os.ReadFile(b)
-	if err != nil {
-		return err.Error()
-	}
-	if len(da) != len(db) {
-		return fmt.Sprintf("sizes %d and %d", len(da), len(db))
-	}
-	n := 0
-	first := -1
-	for i := range da {
-		if da[i] != db[i] {
-			n++
-			if first < 0 {
-				first = i
-			}
-		}
-	}
-	if first < 0 && !bytes.Equal(da, db) {
-		return "contents differ"
-	}
-	return fmt.Sprintf("%d bytes differ, the first at %#x", n, first)
 }

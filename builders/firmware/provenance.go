@@ -98,24 +98,7 @@ func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result) (*Provena
 			Name: "patches/" + f, Digest: map[string]string{"sha256": d},
 		})
 	}
-	in.ResolvedDependencies = append(in.ResolvedDependencies, Artifact{
-		Name:   "toolchain",
-		URI:    tc.Spec.Image,
-		Digest: map[string]string{"sha256": trimAlg(tc.Digest)},
-		Annotations: map[string]any{
-			"suite": tc.Spec.Suite, "mirror": tc.Spec.Mirror, "variant": tc.Spec.Variant,
-		},
-	})
-	for _, p := range tc.Packages {
-		a := Artifact{
-			Name: p.Name,
-			URI:  fmt.Sprintf("pkg:deb/debian/%s@%s?arch=%s", p.Name, p.Version, p.Arch),
-		}
-		if p.SHA256 != "" {
-			a.Digest = map[string]string{"sha256": p.SHA256}
-		}
-		in.ResolvedDependencies = append(in.ResolvedDependencies, a)
-	}
+	in.ResolvedDependencies = append(in.ResolvedDependencies, ToolchainDependencies(tc)...)
 	for _, f := range res.Files {
 		in.Subjects = append(in.Subjects, Artifact{Name: f.Name, Digest: map[string]string{"sha256": f.SHA256}})
 		bp, err := measurements(f)

@@ -454,7 +454,7 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 		}
 		return fs
 	}
-	res.Mismatches = kernel.Compare(files(res.A), files(res.B))
+	res.Mismatches = firmware.Compare(files(res.A), files(res.B))
 	if len(res.Mismatches) > 0 {
 		var names []string
 		for _, m := range res.Mismatches {

@@ -1,17 +1,13 @@
 package kernel
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/measure-cc/measure/builders/firmware"
@@ -114,7 +110,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o firmware.Options) (*Re
 		return nil, err
 	}
 	defer logf.Close()
-	log := &lastLineWriter{w: logf}
+	log := firmware.NewLogWriter(logf)
 
 	src, err := b.Source(r)
 	if err != nil {
@@ -155,15 +151,15 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o firmware.Options) (*Re
 	cmd.Stdout, cmd.Stderr = log, log
 	b.progressf("building kernel %s in %s", r.Name, spec.Work)
 	t0 := b.now()
-	stop := b.heartbeat(t0, log)
+	stop := firmware.Heartbeat(b.Progress, b.now, t0, log)
 	err = b.Runner.Run(ctx, cmd)
 	stop()
 	res.BuildTime = b.now().Sub(t0)
 	if err != nil {
-		return nil, fmt.Errorf("kernel recipe %q: %w (log %s: %s)", r.Name, err, res.Log, log.lastLine())
+		return nil, fmt.Errorf("kernel recipe %q: %w (log %s: %s)", r.Name, err, res.Log, log.LastLine())
 	}
 	for _, out := range r.Outputs {
-		f, err := copyOut(spec.HostPath(filepath.Join(r.Build.Dir, out.From)), filepath.Join(o.OutDir, out.Name))
+		f, err := firmware.CopyOut(spec.HostPath(filepath.Join(r.Build.Dir, out.From)), filepath.Join(o.OutDir, out.Name))
 		if err != nil {
 			return nil, fmt.Errorf("kernel recipe %q output %q: %w", r.Name, out.From, err)
 		}
@@ -192,7 +188,7 @@ func stage(r *Recipe, spec *sandbox.Spec, src string) error {
 	}
 	dst := spec.HostPath(r.sourcePath())
 	if err := os.Link(src, dst); err != nil {
-		if _, err := copyOut(src, dst); err != nil {
+		if _, err := firmware.CopyOut(src, dst); err != nil {
 			return err
 		}
 	}
@@ -227,7 +223,7 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 			res.B = out
 		}
 	}
-	res.Mismatches = Compare(res.A.Files, res.B.Files)
+	res.Mismatches = firmware.Compare(res.A.Files, res.B.Files)
 	if len(res.Mismatches) > 0 {
 		var names []string
 		for _, m := range res.Mismatches {
@@ -236,52 +232,6 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 		return &res, fmt.Errorf("kernel recipe %q: %w: %s", r.Name, firmware.ErrNotReproducible, strings.Join(names, ", "))
 	}
 	return &res, nil
-}
-
-// Compare pairs two builds' files by position and describes those whose
-// names or digests differ.
-func Compare(a, b []firmware.File) []firmware.Mismatch {
-	var ms []firmware.Mismatch
-	for i, fa := range a {
-		if i >= len(b) {
-			ms = append(ms, firmware.Mismatch{Name: fa.Name, A: fa, Reason: "missing from the second build"})
-			continue
-		}
-		fb := b[i]
-		if fa.SHA256 == fb.SHA256 && fa.Name == fb.Name {
-			continue
-		}
-		ms = append(ms, firmware.Mismatch{Name: fa.Name, A: fa, B: fb, Reason: FirstDifference(fa.Path, fb.Path)})
-	}
-	return ms
-}
-
-// FirstDifference describes where two files first differ.
-func FirstDifference(a, b string) string {
-	da, err := os.ReadFile(a)
-	if err != nil {
-		return err.Error()
-	}
-	db, err := os.ReadFile(b)
-	if err != nil {
-		return err.Error()
-	}
-	n, first := 0, -1
-	for i := 0; i < len(da) && i < len(db); i++ {
-		if da[i] != db[i] {
-			n++
-			if first < 0 {
-				first = i
-			}
-		}
-	}
-	switch {
-	case len(da) != len(db):
-		return fmt.Sprintf("sizes %d and %d", len(da), len(db))
-	case first < 0:
-		return "same bytes"
-	}
-	return fmt.Sprintf("%d bytes differ, the first at %#x", n, first)
 }
 
 func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result, jobs int) *firmware.ProvenanceInputs {
@@ -312,108 +262,9 @@ func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result, jobs int)
 		dep.Annotations = map[string]any{"tarball": r.Source.Tarball}
 	}
 	in.ResolvedDependencies = append(in.ResolvedDependencies, dep)
-	in.ResolvedDependencies = append(in.ResolvedDependencies, ToolchainDependencies(tc)...)
+	in.ResolvedDependencies = append(in.ResolvedDependencies, firmware.ToolchainDependencies(tc)...)
 	for _, f := range res.Files {
 		in.Subjects = append(in.Subjects, firmware.Artifact{Name: f.Name, Digest: map[string]string{"sha256": f.SHA256}})
 	}
 	return in
-}
-
-// ToolchainDependencies describes a toolchain as SLSA resolved
-// dependencies: the image by digest, then every package in it.
-func ToolchainDependencies(tc *toolchain.Toolchain) []firmware.Artifact {
-	d := strings.TrimPrefix(tc.Digest, "sha256:")
-	out := []firmware.Artifact{{
-		Name:   "toolchain",
-		URI:    tc.Spec.Image,
-		Digest: map[string]string{"sha256": d},
-		Annotations: map[string]any{
-			"suite": tc.Spec.Suite, "mirror": tc.Spec.Mirror, "variant": tc.Spec.Variant,
-		},
-	}}
-	for _, p := range tc.Packages {
-		a := firmware.Artifact{
-			Name: p.Name,
-			URI:  fmt.Sprintf("pkg:deb/debian/%s@%s?arch=%s", p.Name, p.Version, p.Arch),
-		}
-		if p.SHA256 != "" {
-			a.Digest = map[string]string{"sha256": p.SHA256}
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// heartbeat prints the elapsed time and the log's last line every 30 s.
-func (b *Builder) heartbeat(t0 time.Time, log *lastLineWriter) (stop func()) {
-	if b.Progress == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				b.progressf("  %s: %s", b.now().Sub(t0).Round(time.Second), log.lastLine())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
-}
-
-// lastLineWriter serialises writes and remembers the last complete line.
-type lastLineWriter struct {
-	mu        sync.Mutex
-	w         io.Writer
-	last, cur []byte
-}
-
-func (l *lastLineWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range p {
-		if c == '\n' || c == '\r' {
-			if len(l.cur) > 0 {
-				l.last = append(l.last[:0], l.cur...)
-			}
-			l.cur = l.cur[:0]
-		} else if len(l.cur) < 200 {
-			l.cur = append(l.cur, c)
-		}
-	}
-	return l.w.Write(p)
-}
-
-func (l *lastLineWriter) lastLine() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(bytes.TrimSpace(l.last))
-}
-
-func copyOut(src, dst string) (firmware.File, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return firmware.File{}, err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return firmware.File{}, err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return firmware.File{}, err
-	}
-	return firmware.File{Path: dst, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
