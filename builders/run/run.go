@@ -1,18 +1,21 @@
 // Package run is how the builders start external processes: a Cmd value
-// that says exactly what runs (program, arguments, environment, directory),
-// and a Runner that runs it. The real Runner is Exec; tests use
-// runtest.Fake, which records each Cmd instead of running it.
+// that says exactly what runs (program, arguments, environment, directory,
+// process attributes), and a Runner that runs it. The real Runner is Exec;
+// tests use runtest.Fake, which records each Cmd instead of running it.
 //
 // It does not decide what runs or where: see the sandbox, toolchain and
-// firmware packages.
+// engine packages.
 package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Cmd is one external process.
@@ -27,6 +30,11 @@ type Cmd struct {
 	// Stdin, Stdout and Stderr are connected to the process when not nil.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Attr, when not nil, says how the process is started (credentials,
+	// namespaces, session). Exec always adds a parent-death signal
+	// (SIGKILL) and, unless Attr asks for a new session, a new process
+	// group, so that cancelling the context ends the whole process tree.
+	Attr *syscall.SysProcAttr
 }
 
 // String returns the command line, quoted for a POSIX shell, for logs and
@@ -50,12 +58,18 @@ func Quote(s string) string {
 // Runner runs external processes.
 type Runner interface {
 	// Run runs c to completion. A process that exits non-zero is an error
-	// that names the command and its exit status.
+	// that names the command and its exit status. When ctx is done, the
+	// process and everything it started are ended and ctx's error is
+	// returned (wrapped).
 	Run(ctx context.Context, c *Cmd) error
 }
 
 // maxErrCmd bounds the command line quoted in an error; logs carry it whole.
 const maxErrCmd = 160
+
+// GracePeriod is how long Exec waits after SIGTERM to a cancelled
+// command's process group before it sends SIGKILL.
+const GracePeriod = 3 * time.Second
 
 // Exec is the Runner that starts real processes with os/exec.
 type Exec struct{}
@@ -65,7 +79,7 @@ func (Exec) Run(ctx context.Context, c *Cmd) error {
 	if len(c.Args) == 0 {
 		return fmt.Errorf("run: empty command")
 	}
-	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Env = c.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}
@@ -74,12 +88,60 @@ func (Exec) Run(ctx context.Context, c *Cmd) error {
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
-	if err := cmd.Run(); err != nil {
-		s := c.String()
-		if len(s) > maxErrCmd {
-			s = s[:maxErrCmd] + "..."
+	attr := &syscall.SysProcAttr{}
+	if c.Attr != nil {
+		a := *c.Attr
+		attr = &a
+	}
+	// The child dies with us, even when we are killed with SIGKILL.
+	attr.Pdeathsig = syscall.SIGKILL
+	if !attr.Setsid {
+		attr.Setpgid = true
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("running %s: %w", c.short(), err)
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
 		}
-		return fmt.Errorf("running %s: %w", s, err)
+		// The process leads its own group (or session): end the group.
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(GracePeriod):
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}()
+	err := cmd.Wait()
+	close(done)
+	<-stopped
+	if ctx.Err() != nil {
+		return fmt.Errorf("running %s: %w", c.short(), ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("running %s: %w", c.short(), err)
 	}
 	return nil
+}
+
+func (c *Cmd) short() string {
+	s := c.String()
+	if len(s) > maxErrCmd {
+		s = s[:maxErrCmd] + "..."
+	}
+	return s
+}
+
+// IsExit reports whether err is a process that ran and exited non-zero.
+func IsExit(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee)
 }

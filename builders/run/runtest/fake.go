@@ -6,6 +6,7 @@ package runtest
 import (
 	"context"
 	"sync"
+	"syscall"
 
 	"github.com/measure-cc/measure/builders/run"
 )
@@ -15,6 +16,8 @@ type Call struct {
 	Args []string
 	Env  []string
 	Dir  string
+	// Attr is the process attributes the command asked for.
+	Attr *syscall.SysProcAttr
 }
 
 // Fake is a run.Runner that records each command and calls Hook, if set, to
@@ -36,6 +39,7 @@ func (f *Fake) Run(_ context.Context, c *run.Cmd) error {
 		Args: append([]string(nil), c.Args...),
 		Env:  append([]string(nil), c.Env...),
 		Dir:  c.Dir,
+		Attr: c.Attr,
 	})
 	f.mu.Unlock()
 	if f.Hook != nil {
