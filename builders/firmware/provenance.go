@@ -2,12 +2,10 @@ package firmware
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"time"
 
-	"github.com/measure-cc/measure/builders/toolchain"
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
@@ -17,74 +15,21 @@ import (
 const BuildType = "https://github.com/measure-cc/measure/builders/firmware/v1"
 
 // BuilderID is the SLSA builder.id of `measure build`.
-const BuilderID = "https://github.com/measure-cc/measure/cmd/measure/build"
+const BuilderID = engine.BuilderID
 
-// Artifact is an SLSA ResourceDescriptor: a dependency, subject or byproduct.
-type Artifact struct {
-	Name        string            `json:"name,omitempty"`
-	URI         string            `json:"uri,omitempty"`
-	Digest      map[string]string `json:"digest,omitempty"`
-	Annotations map[string]any    `json:"annotations,omitempty"`
-}
-
-// ProvenanceInputs is everything an SLSA provenance v1 statement of the
-// build says, as plain values, for an encoder (the provenance package) to
-// turn into an in-toto statement.
-type ProvenanceInputs struct {
-	BuildType            string            `json:"buildType"`
-	BuilderID            string            `json:"builderId"`
-	BuilderVersion       map[string]string `json:"builderVersion,omitempty"`
-	ExternalParameters   map[string]any    `json:"externalParameters"`
-	InternalParameters   map[string]any    `json:"internalParameters"`
-	ResolvedDependencies []Artifact        `json:"resolvedDependencies"`
-	Byproducts           []Artifact        `json:"byproducts"`
-	Subjects             []Artifact        `json:"subjects"`
-	StartedOn            *time.Time        `json:"startedOn,omitempty"`
-	FinishedOn           *time.Time        `json:"finishedOn,omitempty"`
-}
-
-// ProvenanceEncoder turns provenance inputs into a statement's bytes.
-type ProvenanceEncoder interface {
-	Encode(in *ProvenanceInputs) ([]byte, error)
-}
-
-// JSONInputs is the ProvenanceEncoder that writes the inputs themselves as
-// indented JSON, for when no in-toto encoder is wired in.
-type JSONInputs struct{}
-
-// Encode implements ProvenanceEncoder.
-func (JSONInputs) Encode(in *ProvenanceInputs) ([]byte, error) {
-	return json.MarshalIndent(in, "", "  ")
-}
-
-func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result) (*ProvenanceInputs, error) {
-	in := &ProvenanceInputs{
-		BuildType: BuildType,
-		BuilderID: BuilderID,
-		ExternalParameters: map[string]any{
-			"recipe": r,
-		},
-		InternalParameters: map[string]any{
-			"sandbox": map[string]any{
-				"namespaces": []string{"mount", "pid", "net", "uts", "ipc"},
-				"network":    false,
-				"user":       "1000:1000",
-				"hostname":   "measure-build",
-				"umask":      "022",
-				"env":        r.Env(),
-			},
-			"buildArgs": r.BuildArgs(0),
-		},
-		StartedOn:  &res.Started,
-		FinishedOn: &res.Finished,
-	}
-	for _, s := range r.Sources {
-		in.ResolvedDependencies = append(in.ResolvedDependencies, Artifact{
-			Name: s.FileName(), URI: s.URL, Digest: map[string]string{"sha256": s.SHA256},
-		})
+func provenanceInputs(r *Recipe, res *Result) (*engine.ProvenanceInputs, error) {
+	in := res.Result.Provenance(BuildType)
+	in.ExternalParameters["recipe"] = r
+	in.InternalParameters["buildArgs"] = r.BuildArgs(0)
+	// The engine lists the sources, then the toolchain: the patches go
+	// between them.
+	n := len(r.Sources)
+	deps := append([]engine.Artifact(nil), in.ResolvedDependencies[:n]...)
+	for i, s := range r.Sources {
+		deps[i].Name = s.FileName()
 	}
 	if r.Patches.Series != "" {
-		in.ResolvedDependencies = append(in.ResolvedDependencies, Artifact{
+		deps = append(deps, engine.Artifact{
 			Name:        r.Patches.Series,
 			Annotations: map[string]any{"note": "patch series inside the source tarballs above; pinned by their digests"},
 		})
@@ -94,13 +39,12 @@ func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result) (*Provena
 		if err != nil {
 			return nil, err
 		}
-		in.ResolvedDependencies = append(in.ResolvedDependencies, Artifact{
+		deps = append(deps, engine.Artifact{
 			Name: "patches/" + f, Digest: map[string]string{"sha256": d},
 		})
 	}
-	in.ResolvedDependencies = append(in.ResolvedDependencies, ToolchainDependencies(tc)...)
+	in.ResolvedDependencies = append(deps, in.ResolvedDependencies[n:]...)
 	for _, f := range res.Files {
-		in.Subjects = append(in.Subjects, Artifact{Name: f.Name, Digest: map[string]string{"sha256": f.SHA256}})
 		bp, err := measurements(f)
 		if err != nil {
 			return nil, err
@@ -110,17 +54,10 @@ func provenanceInputs(r *Recipe, tc *toolchain.Toolchain, res *Result) (*Provena
 	return in, nil
 }
 
-func trimAlg(d string) string {
-	if len(d) > 7 && d[:7] == "sha256:" {
-		return d[7:]
-	}
-	return d
-}
-
 // measurements returns the reference measurements of a firmware file that
 // ovmf.Parse accepts and that carries SEV or TDX metadata. A VARS file or any
 // other output yields none.
-func measurements(f File) ([]Artifact, error) {
+func measurements(f engine.File) ([]engine.Artifact, error) {
 	data, err := os.ReadFile(f.Path)
 	if err != nil {
 		return nil, err
@@ -129,10 +66,10 @@ func measurements(f File) ([]Artifact, error) {
 	if err != nil {
 		return nil, nil // not a whole firmware image (VARS, grub.efi): nothing to measure
 	}
-	var out []Artifact
+	var out []engine.Artifact
 	if img.SEVMetadata() != nil {
 		d := snp.FirmwareDigest(img)
-		out = append(out, Artifact{
+		out = append(out, engine.Artifact{
 			Name:   f.Name + ".snp-firmware-digest",
 			Digest: map[string]string{"sha384": d.String()},
 			Annotations: map[string]any{
@@ -151,7 +88,7 @@ func measurements(f File) ([]Artifact, error) {
 			if err != nil {
 				break // no reset block or metadata: the firmware digest stands alone
 			}
-			out = append(out, Artifact{
+			out = append(out, engine.Artifact{
 				Name:   fmt.Sprintf("%s.snp-measurement.qemu.epyc-v4.%dvcpu", f.Name, n),
 				Digest: map[string]string{"sha384": ld.String()},
 				Annotations: map[string]any{
@@ -166,7 +103,7 @@ func measurements(f File) ([]Artifact, error) {
 			if err != nil {
 				return nil, fmt.Errorf("output %q: TDX MRTD: %w", f.Name, err)
 			}
-			out = append(out, Artifact{
+			out = append(out, engine.Artifact{
 				Name:   fmt.Sprintf("%s.tdx-mrtd.%s", f.Name, order),
 				Digest: map[string]string{"sha384": hex.EncodeToString(d[:])},
 				Annotations: map[string]any{

@@ -11,7 +11,7 @@
 package firmware
 
 import (
-	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -202,6 +202,13 @@ func (r *Recipe) Validate() error {
 			bad("output %q -> %q: want a relative path and a file name", o.From, o.Name)
 		}
 	}
+	if len(errs) == 0 {
+		// What every build shares (paths in the work tree, output names)
+		// is the engine's to check.
+		if err := r.Job(0).Validate(); err != nil {
+			bad("%v", err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -247,7 +254,6 @@ func patchDigest(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sha256Hex(bytes.NewReader(b))
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
 }
-
-var _ = hex.EncodeToString

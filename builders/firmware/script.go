@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/run"
 )
 
@@ -60,11 +61,10 @@ func (r *Recipe) BuildArgs(jobs int) []string {
 	return args
 }
 
-// Script returns the bash script the sandbox runs from Build.Dir: unpack,
-// patch, set up edk2, build.
-func (r *Recipe) Script(jobs int) string {
+// Steps returns the steps the sandbox runs from Build.Dir: unpack (with
+// the patches), then set up edk2 and build.
+func (r *Recipe) Steps(jobs int) []engine.Step {
 	var s []string
-	s = append(s, "set -e -o pipefail", "# unpack")
 	for i, src := range r.Sources {
 		dir := "."
 		if src.Dir != "" {
@@ -74,10 +74,6 @@ func (r *Recipe) Script(jobs int) string {
 		s = append(s, fmt.Sprintf("tar -xf %s --no-same-owner --strip-components=%d -C %s",
 			run.Quote(r.sourcePath(i)), src.Strip, run.Quote(dir)))
 	}
-	s = append(s, `echo "measure: unpacked at ${SECONDS}s"`)
-	if r.Patches.Series != "" || len(r.Patches.Files) > 0 {
-		s = append(s, "# patch")
-	}
 	if ser := r.Patches.Series; ser != "" {
 		s = append(s, fmt.Sprintf("sed -e 's/#.*//' -e '/^[[:space:]]*$/d' %s | while read -r p _; do echo \"patch $p\"; patch -p1 -s -N < %s/\"$p\"; done",
 			run.Quote(ser), run.Quote(path.Dir(ser))))
@@ -85,13 +81,25 @@ func (r *Recipe) Script(jobs int) string {
 	for _, f := range r.Patches.Files {
 		s = append(s, fmt.Sprintf("echo \"patch %s\"; patch -p1 -s -N < %s", f, run.Quote(path.Join(patchDir, f))))
 	}
-	s = append(s, "# build", ". ./edksetup.sh")
+	unpack := strings.Join(s, "\n") + "\n"
+	s = []string{". ./edksetup.sh"}
 	s = append(s, r.Build.Setup...)
-	s = append(s, `echo "measure: set up at ${SECONDS}s"`)
 	q := make([]string, 0, 16)
 	for _, a := range r.BuildArgs(jobs) {
 		q = append(q, run.Quote(a))
 	}
-	s = append(s, strings.Join(q, " "), `echo "measure: built at ${SECONDS}s"`)
-	return strings.Join(s, "\n") + "\n"
+	s = append(s, strings.Join(q, " "))
+	return []engine.Step{
+		{Name: "unpack", Script: unpack, Prepare: true},
+		{Name: "build", Script: strings.Join(s, "\n") + "\n"},
+	}
+}
+
+// Script returns the steps' scripts as one, for reading.
+func (r *Recipe) Script(jobs int) string {
+	var s []string
+	for _, st := range r.Steps(jobs) {
+		s = append(s, "# "+st.Name+"\n"+st.Script)
+	}
+	return strings.Join(s, "")
 }

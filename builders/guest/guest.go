@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/initramfs"
 	"github.com/measure-cc/measure/builders/kernel"
@@ -39,12 +40,12 @@ const (
 
 // FirmwareBuilder builds firmware recipes; *firmware.Builder is one.
 type FirmwareBuilder interface {
-	Build(ctx context.Context, r *firmware.Recipe, o firmware.Options) (*firmware.Result, error)
+	Build(ctx context.Context, r *firmware.Recipe, o engine.Options) (*firmware.Result, error)
 }
 
 // KernelBuilder builds kernel recipes; *kernel.Builder is one.
 type KernelBuilder interface {
-	Build(ctx context.Context, r *kernel.Recipe, o firmware.Options) (*kernel.Result, error)
+	Build(ctx context.Context, r *kernel.Recipe, o engine.Options) (*kernel.Result, error)
 }
 
 // Builder builds guests. Its builders and encoder are the outside world; a
@@ -55,7 +56,7 @@ type Builder struct {
 	// Initramfs builds the initramfs; its WorkDir is set per build.
 	Initramfs *initramfs.Builder
 	// Encoder turns SLSA provenance inputs into a statement's bytes.
-	Encoder firmware.ProvenanceEncoder
+	Encoder engine.ProvenanceEncoder
 	// Tool names the program in the reference values.
 	Tool provenance.Tool
 	// Progress, when not nil, receives one line per stage.
@@ -163,7 +164,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o Options) (*Result, err
 	var fw, kern, initrd, cmdline Artifact
 
 	err = b.stage(res, "firmware", func() error {
-		fres, err := b.Firmware.Build(ctx, fr, firmware.Options{
+		fres, err := b.Firmware.Build(ctx, fr, engine.Options{
 			OutDir: filepath.Join(build, "firmware"), Vary: o.Vary, WorkName: tag + "-firmware-" + fr.Name,
 		})
 		if err != nil {
@@ -177,7 +178,7 @@ func (b *Builder) Build(ctx context.Context, r *Recipe, o Options) (*Result, err
 		return nil, err
 	}
 	err = b.stage(res, "kernel", func() error {
-		kres, err := b.Kernel.Build(ctx, kr, firmware.Options{
+		kres, err := b.Kernel.Build(ctx, kr, engine.Options{
 			OutDir: filepath.Join(build, "kernel"), Vary: o.Vary, WorkName: tag + "-kernel-" + kr.Name,
 		})
 		if err != nil {
@@ -281,7 +282,7 @@ func (b *Builder) provenance(r *Recipe, res *Result, out string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ins := []*firmware.ProvenanceInputs{
+	ins := []*engine.ProvenanceInputs{
 		narrow(res.Firmware.Provenance, res.Artifacts[0]),
 		narrow(res.Kernel.Provenance, res.Artifacts[1]),
 		initramfsProvenance(r, res.Initramfs, res.Artifacts[2]),
@@ -302,14 +303,14 @@ func (b *Builder) provenance(r *Recipe, res *Result, out string) error {
 }
 
 // narrow returns a copy of in whose only subject is a.
-func narrow(in *firmware.ProvenanceInputs, a Artifact) *firmware.ProvenanceInputs {
+func narrow(in *engine.ProvenanceInputs, a Artifact) *engine.ProvenanceInputs {
 	c := *in
-	c.Subjects = []firmware.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}}
+	c.Subjects = []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}}
 	return &c
 }
 
-func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *firmware.ProvenanceInputs {
-	in := &firmware.ProvenanceInputs{
+func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *engine.ProvenanceInputs {
+	in := &engine.ProvenanceInputs{
 		BuildType:          InitramfsBuildType,
 		BuilderID:          firmware.BuilderID,
 		ExternalParameters: map[string]any{"initramfs": r.Initramfs},
@@ -320,36 +321,36 @@ func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *firmware.
 			"compression": "gzip level 9, no name, no mtime",
 			"baseEntries": append(append([]string(nil), initramfs.BaseDirs...), initramfs.ConsolePath),
 		},
-		Subjects: []firmware.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
+		Subjects: []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
 	}
 	settings := map[string]any{}
 	for k, v := range ir.GoSettings {
 		settings[k] = v
 	}
-	in.ResolvedDependencies = append(in.ResolvedDependencies, firmware.Artifact{
+	in.ResolvedDependencies = append(in.ResolvedDependencies, engine.Artifact{
 		Name: "go", URI: "https://go.dev/dl/#" + ir.GoVersion, Annotations: map[string]any{"version": ir.GoVersion, "settings": settings},
 	})
 	if srcs, err := sourceDigests(r.Initramfs.Init); err == nil {
 		in.ResolvedDependencies = append(in.ResolvedDependencies, srcs...)
 	}
 	for _, f := range ir.Inputs {
-		in.ResolvedDependencies = append(in.ResolvedDependencies, firmware.Artifact{
+		in.ResolvedDependencies = append(in.ResolvedDependencies, engine.Artifact{
 			Name: "files/" + f.Name, Digest: map[string]string{"sha256": f.SHA256},
 		})
 	}
-	in.Byproducts = []firmware.Artifact{{Name: initramfs.InitPath, Digest: map[string]string{"sha256": ir.Init.SHA256},
+	in.Byproducts = []engine.Artifact{{Name: initramfs.InitPath, Digest: map[string]string{"sha256": ir.Init.SHA256},
 		Annotations: map[string]any{"description": "the init program as built, /init in the archive"}}}
 	return in
 }
 
 // sourceDigests returns the digests of the init program's Go files.
-func sourceDigests(dir string) ([]firmware.Artifact, error) {
+func sourceDigests(dir string) ([]engine.Artifact, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(names)
-	var out []firmware.Artifact
+	var out []engine.Artifact
 	for _, n := range names {
 		if strings.HasSuffix(n, "_test.go") {
 			continue
@@ -358,7 +359,7 @@ func sourceDigests(dir string) ([]firmware.Artifact, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, firmware.Artifact{
+		out = append(out, engine.Artifact{
 			Name:   "init/" + filepath.Base(n),
 			Digest: map[string]string{"sha256": sha256Hex(data)},
 		})
@@ -366,18 +367,18 @@ func sourceDigests(dir string) ([]firmware.Artifact, error) {
 	return out, nil
 }
 
-func cmdlineProvenance(r *Recipe, a Artifact) *firmware.ProvenanceInputs {
-	return &firmware.ProvenanceInputs{
+func cmdlineProvenance(r *Recipe, a Artifact) *engine.ProvenanceInputs {
+	return &engine.ProvenanceInputs{
 		BuildType:          CmdlineBuildType,
 		BuilderID:          firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name, "cmdline": r.Cmdline},
 		InternalParameters: map[string]any{"format": "the command line's bytes, no trailing newline (QEMU -append)"},
-		Subjects:           []firmware.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
+		Subjects:           []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
 	}
 }
 
 // pick copies the build output called name into dir.
-func pick(files []firmware.File, name, dir string) (Artifact, error) {
+func pick(files []engine.File, name, dir string) (Artifact, error) {
 	for _, f := range files {
 		if f.Name != name {
 			continue
@@ -415,14 +416,14 @@ type CheckResult struct {
 	A, B *Result
 	// Mismatches name the artifacts and reference-values statements that
 	// differ.
-	Mismatches []firmware.Mismatch
+	Mismatches []engine.Mismatch
 }
 
 // Check builds r twice, into outDir/a and outDir/b, under
-// firmware.CheckVariations, and compares every artifact and
+// engine.CheckVariations, and compares every artifact and
 // reference-values statement byte for byte. (The SLSA statements record
 // start and finish times, so they differ by design.) Differing files are an
-// error wrapping firmware.ErrNotReproducible; the result is returned with
+// error wrapping engine.ErrNotReproducible; the result is returned with
 // it.
 func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckResult, error) {
 	var res CheckResult
@@ -430,7 +431,7 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 		b.progressf("check: guest build %s of 2", name)
 		out, err := b.Build(ctx, r, Options{
 			OutDir: filepath.Join(outDir, name),
-			Vary:   firmware.CheckVariations[i],
+			Vary:   engine.CheckVariations[i],
 			Tag:    fmt.Sprintf("check-guest-%s%s", name, strings.Repeat("-x", i*3)),
 		})
 		if err != nil {
@@ -442,25 +443,25 @@ func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckRe
 			res.B = out
 		}
 	}
-	files := func(r *Result) []firmware.File {
-		var fs []firmware.File
+	files := func(r *Result) []engine.File {
+		var fs []engine.File
 		for _, a := range r.Artifacts {
-			fs = append(fs, firmware.File{Name: a.Name, Path: a.Path, SHA256: a.SHA256, Size: a.Size})
+			fs = append(fs, engine.File{Name: a.Name, Path: a.Path, SHA256: a.SHA256, Size: a.Size})
 		}
 		for _, a := range r.Statements {
 			if a.Name == ReferenceValuesName || a.Name == TDXReferenceName {
-				fs = append(fs, firmware.File{Name: a.Name, Path: a.Path, SHA256: a.SHA256, Size: a.Size})
+				fs = append(fs, engine.File{Name: a.Name, Path: a.Path, SHA256: a.SHA256, Size: a.Size})
 			}
 		}
 		return fs
 	}
-	res.Mismatches = firmware.Compare(files(res.A), files(res.B))
+	res.Mismatches = engine.Compare(files(res.A), files(res.B))
 	if len(res.Mismatches) > 0 {
 		var names []string
 		for _, m := range res.Mismatches {
 			names = append(names, fmt.Sprintf("%s (%s)", m.Name, m.Reason))
 		}
-		return &res, fmt.Errorf("guest recipe %q: %w: %s", r.Name, firmware.ErrNotReproducible, strings.Join(names, ", "))
+		return &res, fmt.Errorf("guest recipe %q: %w: %s", r.Name, engine.ErrNotReproducible, strings.Join(names, ", "))
 	}
 	return &res, nil
 }

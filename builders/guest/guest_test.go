@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/guest/guesttest"
 	"github.com/measure-cc/measure/builders/initramfs"
@@ -181,7 +182,7 @@ func TestBuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var in firmware.ProvenanceInputs
+		var in engine.ProvenanceInputs
 		if err := json.Unmarshal(b, &in); err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +210,7 @@ func TestCheck(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else if !errors.Is(err, firmware.ErrNotReproducible) || !strings.Contains(err.Error(), tc.wantErr) {
+			} else if !errors.Is(err, engine.ErrNotReproducible) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Check() = %v, want ErrNotReproducible naming %q", err, tc.wantErr)
 			}
 			if res == nil || res.A == nil || res.B == nil {
@@ -217,7 +218,7 @@ func TestCheck(t *testing.T) {
 			}
 			calls := fw.Calls()
 			if len(calls) != 2 || calls[0].WorkName == calls[1].WorkName ||
-				calls[0].Vary.Hostname != firmware.CheckVariations[0].Hostname || calls[1].Vary.Hostname != firmware.CheckVariations[1].Hostname {
+				calls[0].Vary.Umask != engine.CheckVariations[0].Umask || calls[1].Vary.Umask != engine.CheckVariations[1].Umask {
 				t.Errorf("firmware builds %+v, want two with the check variations and distinct work names", calls)
 			}
 		})

@@ -16,10 +16,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/measure-cc/measure/builders/firmware"
+	"github.com/measure-cc/measure/builders/engine"
+	"github.com/measure-cc/measure/builders/engine/enginetest"
 	"github.com/measure-cc/measure/builders/run"
 	"github.com/measure-cc/measure/builders/run/runtest"
-	"github.com/measure-cc/measure/builders/sandbox"
 	"github.com/measure-cc/measure/builders/toolchain"
 )
 
@@ -201,62 +201,57 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-// playKernel returns a runner that plays the kernel build: it writes the
-// outputs where the sandbox's upper directory would hold them. image is
-// called with the build's number (1, 2, ...) for the bzImage content.
+// playKernel returns a runner that plays the kernel build step: it writes
+// the outputs in the work tree. image is called with the build's number (1,
+// 2, ...) for the bzImage content.
 func playKernel(image func(n int) []byte) *runtest.Fake {
 	n := 0
 	return &runtest.Fake{Hook: func(c *run.Cmd) error {
+		if !strings.Contains(enginetest.Script(c.Args), "bzImage") {
+			return nil
+		}
 		n++
-		dir := filepath.Join(argValue(c.Args, "W"), "upper/build/linux")
-		if err := os.MkdirAll(filepath.Join(dir, "arch/x86/boot"), 0o755); err != nil {
-			return err
-		}
 		io.WriteString(c.Stdout, "  LD      vmlinux\n")
-		if err := os.WriteFile(filepath.Join(dir, ".config"), []byte("CONFIG_SMP=y\n"), 0o644); err != nil {
+		if err := enginetest.Write(c.Args, "/build/linux/.config", []byte("CONFIG_SMP=y\n")); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, "arch/x86/boot/bzImage"), image(n), 0o644)
+		return enginetest.Write(c.Args, "/build/linux/arch/x86/boot/bzImage", image(n))
 	}}
 }
 
-func TestBuildCommands(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("staging chowns to the sandbox user: needs root")
-	}
-	body := []byte("linux source deb")
-	fetch := &fakeFetch{bodies: map[string][]byte{testDeb: body}}
-	img := bytes.Repeat([]byte{0x4d, 0x5a}, 2048)
-	runner := playKernel(func(int) []byte { return img })
-	cache := t.TempDir()
-	b := &Builder{
-		CacheDir: cache, Runner: runner, Fetch: fetch, Jobs: 2, KeepWork: true,
-		Toolchains: &fakeToolchains{tc: &toolchain.Toolchain{
-			Digest: "sha256:" + strings.Repeat("ab", 32), Root: "/roots/tc",
+func testEngine(t *testing.T, body []byte, runner *runtest.Fake) *engine.Engine {
+	return &engine.Engine{
+		CacheDir: t.TempDir(), Runner: runner,
+		Fetch: &enginetest.Fetch{Bodies: map[string][]byte{testDeb: body}},
+		Toolchains: &enginetest.Toolchains{TC: &toolchain.Toolchain{
+			Digest: "sha256:" + strings.Repeat("ab", 32), Root: enginetest.Root(t),
 			Packages: []toolchain.Package{{Name: "gcc-14", Version: "14", Arch: "amd64", SHA256: strings.Repeat("cd", 32)}},
 		}},
 	}
+}
+
+func TestBuildCommands(t *testing.T) {
+	body := []byte("linux source deb")
+	img := bytes.Repeat([]byte{0x4d, 0x5a}, 2048)
+	runner := playKernel(func(int) []byte { return img })
+	b := &Builder{Engine: testEngine(t, body, runner), Jobs: 2}
 	r := testRecipe(t, body)
 	out := t.TempDir()
-	res, err := b.Build(context.Background(), r, firmware.Options{OutDir: out, WorkName: "w"})
+	res, err := b.Build(context.Background(), r, engine.Options{OutDir: out, WorkName: "w"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := runner.Calls()
-	if len(calls) != 1 {
-		t.Fatalf("ran %d commands, want 1: %v", len(calls), calls)
+	if len(calls) != 3 {
+		t.Fatalf("ran %d commands, want 3 (unpack, configure, build)", len(calls))
 	}
-	c := calls[0]
-	wantArgs := []string{"unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--fork", "--kill-child", "--", "/usr/bin/env", "-i",
-		"PATH=" + sandbox.Path, "R=/roots/tc", "W=" + filepath.Join(cache, "work/w")}
-	if diff := cmp.Diff(wantArgs, c.Args[:len(wantArgs)]); diff != "" {
-		t.Errorf("command (-want +got):\n%s", diff)
+	var scripts []string
+	for _, c := range calls {
+		scripts = append(scripts, enginetest.Script(c.Args))
 	}
-	wantScript := `cd /build/linux
-set -e -o pipefail
-# unpack
+	wantScripts := []string{`umask 022
 dpkg-deb --fsys-tarfile '/build/src/linux-source-6.12_6.12.117-1~deb12u1_all.deb' | tar -xOf - ./usr/src/linux-source-6.12.tar.xz | tar -xJf - --no-same-owner --strip-components=1
-# configure
+`, `umask 022
 make ARCH=x86_64 tinyconfig
 scripts/kconfig/merge_config.sh -m .config /build/config-fragment
 make ARCH=x86_64 olddefconfig
@@ -270,38 +265,23 @@ while IFS= read -r l; do
   esac
 done < /build/config-fragment
 if [ $bad != 0 ]; then echo 'config: the fragment did not take; see above' >&2; exit 1; fi
-# build
+`, `umask 022
 make ARCH=x86_64 -j2 bzImage
-`
-	if diff := cmp.Diff(wantScript, argValue(c.Args, "S")); diff != "" {
-		t.Errorf("script (-want +got):\n%s", diff)
+`}
+	if diff := cmp.Diff(wantScripts, scripts); diff != "" {
+		t.Errorf("scripts (-want +got):\n%s", diff)
 	}
-	wantEnv := []string{"HOME=/build",
+	wantEnv := []string{
 		"KAFLAGS=-ffile-prefix-map=/build/linux/=",
 		"KBUILD_BUILD_HOST=h", "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 2026", "KBUILD_BUILD_USER=u", "KBUILD_BUILD_VERSION=1",
 		"KCFLAGS=-ffile-prefix-map=/build/linux/=",
-		"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "LOGNAME=builder", "PATH=" + sandbox.Path,
-		"SOURCE_DATE_EPOCH=1700000000", "TZ=UTC", "USER=builder"}
-	if diff := cmp.Diff(wantEnv, c.Args[len(c.Args)-len(wantEnv):]); diff != "" {
+		"SOURCE_DATE_EPOCH=1700000000"}
+	j := r.Job(2)
+	if diff := cmp.Diff(wantEnv, j.Env); diff != "" {
 		t.Errorf("sandbox environment (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"PATH=" + sandbox.Path}, c.Env); diff != "" {
-		t.Errorf("process environment (-want +got):\n%s", diff)
-	}
-	// Inputs staged in the upper directory.
-	deb := filepath.Join(cache, "work/w/upper/build/src/linux-source-6.12_6.12.117-1~deb12u1_all.deb")
-	if got, err := os.ReadFile(deb); err != nil || !bytes.Equal(got, body) {
-		t.Errorf("staged source %s: %v", deb, err)
-	}
-	frag, err := os.ReadFile(filepath.Join(cache, "work/w/upper", FragmentPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "CONFIG_SMP=y\n# CONFIG_MODULES is not set\nCONFIG_CMDLINE=\"a b\"\n"; string(frag) != want {
-		t.Errorf("staged fragment %q, want %q", frag, want)
-	}
-	if st, err := os.Stat(filepath.Join(cache, "work/w/upper/build/linux")); err != nil || st.Sys() == nil {
-		t.Errorf("build dir: %v", err)
+	if want := "CONFIG_SMP=y\n# CONFIG_MODULES is not set\nCONFIG_CMDLINE=\"a b\"\n"; len(j.Stage) != 1 || j.Stage[0].Path != FragmentPath || string(j.Stage[0].Data) != want {
+		t.Errorf("staged fragment %+v, want %q at %s", j.Stage, want, FragmentPath)
 	}
 	var files []string
 	for _, f := range res.Files {
@@ -333,34 +313,9 @@ make ARCH=x86_64 -j2 bzImage
 	if diff := cmp.Diff([]string{"make", "ARCH=x86_64", "-j2", "bzImage"}, res.Provenance.InternalParameters["makeArgs"]); diff != "" {
 		t.Errorf("makeArgs (-want +got):\n%s", diff)
 	}
-
-	// A second build finds the source in the cache.
-	if _, err := b.Build(context.Background(), r, firmware.Options{OutDir: out, WorkName: "w"}); err != nil {
-		t.Fatal(err)
-	}
-	if fetch.gets != 1 {
-		t.Errorf("downloads = %d after two builds, want 1", fetch.gets)
-	}
-}
-
-func TestBuildBadSource(t *testing.T) {
-	r := testRecipe(t, []byte("expected"))
-	b := &Builder{
-		CacheDir:   t.TempDir(),
-		Runner:     &runtest.Fake{},
-		Fetch:      &fakeFetch{bodies: map[string][]byte{testDeb: []byte("tampered")}},
-		Toolchains: &fakeToolchains{tc: &toolchain.Toolchain{}},
-	}
-	_, err := b.Build(context.Background(), r, firmware.Options{OutDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "sha256 "+hexSHA([]byte("tampered"))+", want "+hexSHA([]byte("expected"))) {
-		t.Errorf("Build() error = %v, want a sha256 mismatch", err)
-	}
 }
 
 func TestCheck(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("staging chowns to the sandbox user: needs root")
-	}
 	body := []byte("src")
 	tests := []struct {
 		name    string
@@ -373,36 +328,19 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			runner := playKernel(tc.image)
-			b := &Builder{
-				CacheDir: t.TempDir(), Runner: runner,
-				Fetch:      &fakeFetch{bodies: map[string][]byte{testDeb: body}},
-				Toolchains: &fakeToolchains{tc: &toolchain.Toolchain{Digest: "sha256:00", Root: "/r"}},
-			}
+			b := &Builder{Engine: testEngine(t, body, playKernel(tc.image))}
 			res, err := b.Check(context.Background(), testRecipe(t, body), t.TempDir())
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Check() = %v", err)
 				}
-			} else {
-				if !errors.Is(err, firmware.ErrNotReproducible) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Check() error = %v, want ErrNotReproducible naming %q", err, tc.wantErr)
-				}
-				if len(res.Mismatches) != 1 || res.Mismatches[0].Name != "bzImage" {
-					t.Errorf("Mismatches = %+v, want bzImage", res.Mismatches)
-				}
+				return
 			}
-			calls := runner.Calls()
-			if len(calls) != 2 {
-				t.Fatalf("ran %d commands, want 2", len(calls))
+			if !errors.Is(err, engine.ErrNotReproducible) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Check() error = %v, want ErrNotReproducible naming %q", err, tc.wantErr)
 			}
-			if argValue(calls[0].Args, "W") == argValue(calls[1].Args, "W") {
-				t.Errorf("both builds used work directory %q", argValue(calls[0].Args, "W"))
-			}
-			for i, v := range firmware.CheckVariations {
-				if diff := cmp.Diff(append([]string{"PATH=" + sandbox.Path}, v.Env...), calls[i].Env); diff != "" {
-					t.Errorf("build %d process environment (-want +got):\n%s", i, diff)
-				}
+			if len(res.Mismatches) != 1 || res.Mismatches[0].Name != "bzImage" {
+				t.Errorf("Mismatches = %+v, want bzImage", res.Mismatches)
 			}
 		})
 	}

@@ -195,6 +195,13 @@ func (r *Recipe) Validate() error {
 			bad("output %q -> %q: want a relative path and a file name", o.From, o.Name)
 		}
 	}
+	if len(errs) == 0 {
+		// What every build shares (paths in the work tree, output names)
+		// is the engine's to check.
+		if err := r.Job(0).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("kernel recipe %q: %w", r.Name, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/run"
 )
 
@@ -64,14 +65,22 @@ func (r *Recipe) MakeArgs(jobs int) []string {
 	return []string{"make", "ARCH=" + r.Build.Arch, j, r.Build.Target}
 }
 
-// Script returns the bash script the sandbox runs from Build.Dir: unpack,
+// Script returns the steps' scripts as one, for reading.
+func (r *Recipe) Script(jobs int) string {
+	var s []string
+	for _, st := range r.Steps(jobs) {
+		s = append(s, "# "+st.Name+"\n"+st.Script)
+	}
+	return strings.Join(s, "")
+}
+
+// Steps returns the steps the sandbox runs from Build.Dir: unpack,
 // configure (base config, merge the fragment, olddefconfig, check that every
 // fragment line holds), build.
-func (r *Recipe) Script(jobs int) string {
+func (r *Recipe) Steps(jobs int) []engine.Step {
 	b := r.Build
 	arch := "ARCH=" + b.Arch
 	var s []string
-	s = append(s, "set -e -o pipefail", "# unpack")
 	src := run.Quote(r.sourcePath())
 	tarball := r.Source.FileName()
 	if r.Source.Tarball != "" {
@@ -83,11 +92,11 @@ func (r *Recipe) Script(jobs int) string {
 	} else {
 		s = append(s, fmt.Sprintf("%s < %s", untar, src))
 	}
-	s = append(s,
-		"# configure",
-		"make "+arch+" "+b.BaseConfig,
-		"scripts/kconfig/merge_config.sh -m .config "+FragmentPath,
-		"make "+arch+" olddefconfig",
+	unpack := strings.Join(s, "\n") + "\n"
+	s = []string{
+		"make " + arch + " " + b.BaseConfig,
+		"scripts/kconfig/merge_config.sh -m .config " + FragmentPath,
+		"make " + arch + " olddefconfig",
 		"# every line of the fragment must hold after olddefconfig",
 		"bad=0",
 		"while IFS= read -r l; do",
@@ -96,10 +105,10 @@ func (r *Recipe) Script(jobs int) string {
 		"      if grep -q \"^$n=\" .config; then echo \"config: want '$l', got '$(grep \"^$n=\" .config)'\"; bad=1; fi ;;",
 		"    *) grep -qxF -- \"$l\" .config || { echo \"config: want '$l', got '$(grep \"^${l%%=*}=\" .config || echo unset)'\"; bad=1; } ;;",
 		"  esac",
-		"done < "+FragmentPath,
+		"done < " + FragmentPath,
 		"if [ $bad != 0 ]; then echo 'config: the fragment did not take; see above' >&2; exit 1; fi",
-		"# build",
-	)
+	}
+	configure := strings.Join(s, "\n") + "\n"
 	q := make([]string, 0, 4)
 	for _, a := range r.MakeArgs(jobs) {
 		if strings.HasPrefix(a, "-j$(") {
@@ -108,8 +117,11 @@ func (r *Recipe) Script(jobs int) string {
 		}
 		q = append(q, run.Quote(a))
 	}
-	s = append(s, strings.Join(q, " "))
-	return strings.Join(s, "\n") + "\n"
+	return []engine.Step{
+		{Name: "unpack", Script: unpack, Prepare: true},
+		{Name: "configure", Script: configure, Prepare: true},
+		{Name: "build", Script: strings.Join(q, " ") + "\n"},
+	}
 }
 
 // decompressFlag is tar's flag for the compression a file name says: GNU tar

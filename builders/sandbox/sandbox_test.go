@@ -46,9 +46,9 @@ func TestCommand(t *testing.T) {
 			"--setenv A b --setenv HOME /build --setenv LANG C.UTF-8",
 			"--setenv SOURCE_DATE_EPOCH 1 --setenv TZ UTC --setenv USER builder",
 			"--symlink usr/bin /bin",
-			"--ro-bind "+root+"/etc /etc --ro-bind "+root+"/usr /usr",
+			"--ro-bind " + root + "/etc /etc --ro-bind " + root + "/usr /usr",
 			"--proc /proc --tmpfs /dev --dev-bind /dev/null /dev/null",
-			"--tmpfs /dev/shm --tmpfs /tmp --bind "+work+" /build --ro-bind "+work+" /build/src/in.tar --remount-ro / --chdir /build/src -- /bin/bash -e -o pipefail -c",
+			"--tmpfs /dev/shm --tmpfs /tmp --bind " + work + " /build --ro-bind " + work + " /build/src/in.tar --remount-ro / --chdir /build/src -- /bin/bash -e -o pipefail -c",
 		} {
 			if !strings.Contains(args, want) {
 				t.Errorf("privileged=%v: Command() args lack %q:\n%s", priv, want, args)

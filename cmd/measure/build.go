@@ -15,23 +15,26 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	buildrun "github.com/measure-cc/measure/builders/run"
-	"github.com/measure-cc/measure/builders/toolchain"
 	"github.com/measure-cc/measure/provenance"
 )
 
 // buildEnv is the outside world of `measure build`; tests replace it.
 type buildEnv struct {
-	runner buildrun.Runner
-	fetch  firmware.Fetcher
+	// preflight checks the host before a build; nil checks nothing.
+	preflight func() error
+	runner    buildrun.Runner
+	fetch     engine.Fetcher
 	// provenance encodes the provenance inputs; its output is written to
 	// provenance.json.
-	provenance firmware.ProvenanceEncoder
+	provenance engine.ProvenanceEncoder
 }
 
 func defaultBuildEnv() *buildEnv {
 	return &buildEnv{
+		preflight:  engine.Preflight,
 		runner:     buildrun.Exec{},
 		fetch:      &http.Client{Timeout: 30 * time.Minute},
 		provenance: slsaEncoder{},
@@ -42,8 +45,8 @@ func defaultBuildEnv() *buildEnv {
 // Statement v1 with an SLSA provenance v1 predicate.
 type slsaEncoder struct{}
 
-// Encode implements firmware.ProvenanceEncoder.
-func (slsaEncoder) Encode(in *firmware.ProvenanceInputs) ([]byte, error) {
+// Encode implements engine.ProvenanceEncoder.
+func (slsaEncoder) Encode(in *engine.ProvenanceInputs) ([]byte, error) {
 	ext, err := jsonObject(in.ExternalParameters)
 	if err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func (slsaEncoder) Encode(in *firmware.ProvenanceInputs) ([]byte, error) {
 	for k, v := range in.BuilderVersion {
 		b.BuilderVersion[k] = v
 	}
-	conv := func(as []firmware.Artifact) []provenance.Artifact {
+	conv := func(as []engine.Artifact) []provenance.Artifact {
 		out := make([]provenance.Artifact, len(as))
 		for i, a := range as {
 			out[i] = provenance.Artifact{Name: a.Name, URI: a.URI, Digest: a.Digest, Annotations: a.Annotations}
@@ -122,13 +125,9 @@ func (o *recipeOptions) load() (*firmware.Recipe, error) {
 }
 
 type buildOptions struct {
-	recipe   recipeOptions
-	out      outputOptions
-	outDir   string
-	cacheDir string
-	check    bool
-	jobs     int
-	keepWork bool
+	recipe recipeOptions
+	out    outputOptions
+	build  sandboxBuildOptions
 }
 
 func defaultCacheDir() string {
@@ -167,11 +166,19 @@ func newBuildOVMFCmd(env *buildEnv) *cobra.Command {
 		Use:   "ovmf",
 		Short: "Build OVMF from a recipe, write the firmware, its provenance and a build log",
 		Long: `Build OVMF from a recipe: pinned edk2 source tarballs and patches, a pinned
-toolchain root (a debootstrap of a Debian suite at checked package versions,
+toolchain root (an mmdebstrap of a Debian suite at checked package versions,
 stored as an OCI image and named by its digest), the platform DSC, its flags
-and PCDs, and SOURCE_DATE_EPOCH. The build runs as a fixed user in a chroot
-with new mount, PID, network, UTS and IPC namespaces: no network, a fixed
-path, hostname, umask, time zone and locale. It needs root.
+and PCDs, and SOURCE_DATE_EPOCH.
+
+Each step runs under bubblewrap: a user namespace whose build user is a host
+id no user has (root drops to it first; others run as themselves), no
+capabilities, NoNewPrivs, the toolchain root read-only and nosuid, no
+terminal and a new session, no network interface up, new PID, IPC and UTS
+namespaces, no host path but the work tree and the read-only sources, a
+fixed path, hostname, umask, time zone and locale. It needs bubblewrap and
+mmdebstrap (Debian packages of those names) and user namespaces; not root.
+SIGINT or SIGTERM ends every process of the build, removes its work tree
+and exits 130 or 143.
 
 Sources and toolchain roots are cached under --cache, keyed by sha256.
 With --check the recipe is built twice under different outside conditions
@@ -189,11 +196,7 @@ the same.`,
 	}
 	o.recipe.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
-	cmd.Flags().StringVar(&o.outDir, "out", "out", "output directory")
-	cmd.Flags().StringVar(&o.cacheDir, "cache", defaultCacheDir(), "cache of sources, toolchain images and roots")
-	cmd.Flags().BoolVar(&o.check, "check", false, "build twice under varied conditions and compare the bytes")
-	cmd.Flags().IntVar(&o.jobs, "jobs", 0, "edk2 build threads (0: one per CPU); the output does not depend on it")
-	cmd.Flags().BoolVar(&o.keepWork, "keep-work", false, "keep the build's work directory under --cache/work")
+	o.build.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -214,41 +217,25 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err := o.out.validate(); err != nil {
 		return err
 	}
-	if o.jobs < 0 {
-		return usagef("--jobs %d: want 0 or more", o.jobs)
+	if err := o.build.validate(); err != nil {
+		return err
 	}
 	r, err := o.recipe.load()
 	if err != nil {
 		return err
 	}
-	progress := progressWriter(cmd.ErrOrStderr())
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
-		return err
-	}
-	// debootstrap's output, when the toolchain is made, goes here.
-	tlog, err := os.Create(filepath.Join(o.outDir, "toolchain.log"))
+	e, err := o.build.engine(env, o.build.progress(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}
-	defer tlog.Close()
-	b := &firmware.Builder{
-		CacheDir: o.cacheDir,
-		Runner:   env.runner,
-		Fetch:    env.fetch,
-		Toolchains: &toolchain.Cache{
-			Dir: o.cacheDir, Runner: env.runner, Progress: progress, Log: tlog,
-		},
-		Jobs:     o.jobs,
-		Progress: progress,
-		KeepWork: o.keepWork,
-	}
+	b := &firmware.Builder{Engine: e, Jobs: o.build.jobs}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	var results []*firmware.Result
-	if o.check {
-		cr, err := b.Check(ctx, r, o.outDir)
+	if o.build.check {
+		cr, err := b.Check(ctx, r, o.build.outDir)
 		if cr != nil {
 			results = append(results, cr.A, cr.B)
 		}
@@ -259,7 +246,7 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 	} else {
-		res, err := b.Build(ctx, r, firmware.Options{OutDir: o.outDir})
+		res, err := b.Build(ctx, r, engine.Options{OutDir: o.build.outDir})
 		if err != nil {
 			return err
 		}
@@ -270,23 +257,31 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 	}
-	return printBuild(cmd.OutOrStdout(), o.out.format, o.check, results)
+	return printBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
 }
 
-func writeProvenance(enc firmware.ProvenanceEncoder, res *firmware.Result) error {
+func writeProvenance(enc engine.ProvenanceEncoder, res *firmware.Result) error {
 	b, err := enc.Encode(res.Provenance)
 	if err != nil {
 		return fmt.Errorf("provenance of recipe %q: %w", res.Recipe.Name, err)
 	}
-	return os.WriteFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'), 0o644)
+	return writeFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'))
+}
+
+// writeFile writes data to path whole or not at all.
+func writeFile(path string, data []byte) error {
+	return engine.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
 
 type buildReport struct {
-	Recipe    string          `json:"recipe"`
-	Toolchain string          `json:"toolchain"`
-	BuildTime string          `json:"buildTime"`
-	Log       string          `json:"log"`
-	Files     []firmware.File `json:"files"`
+	Recipe    string        `json:"recipe"`
+	Toolchain string        `json:"toolchain"`
+	BuildTime string        `json:"buildTime"`
+	Log       string        `json:"log"`
+	Files     []engine.File `json:"files"`
 }
 
 func printBuild(w io.Writer, format string, check bool, results []*firmware.Result) error {

@@ -12,8 +12,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/guest"
 	"github.com/measure-cc/measure/builders/initramfs"
+	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -106,10 +108,18 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err != nil {
 		return err
 	}
-	progress := progressWriter(cmd.ErrOrStderr())
+	p := o.build.progress(cmd.ErrOrStderr())
+	e, err := o.build.engine(env, p)
+	if err != nil {
+		return err
+	}
+	var progress io.Writer
+	if p != nil {
+		progress = p
+	}
 	b := &guest.Builder{
-		Firmware:  o.build.firmwareBuilder(env, progress),
-		Kernel:    o.build.kernelBuilder(env, progress),
+		Firmware:  &firmware.Builder{Engine: e, Jobs: o.build.jobs},
+		Kernel:    &kernel.Builder{Engine: e, Jobs: o.build.jobs},
 		Initramfs: &initramfs.Builder{Runner: env.runner, CacheEnv: goCacheEnv(), Progress: progress},
 		Encoder:   env.provenance,
 		Tool:      provenance.Tool{Name: "measure", Version: version, URI: toolURI},

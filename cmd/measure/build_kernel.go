@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/measure-cc/measure/builders/firmware"
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/builders/toolchain"
 )
@@ -60,6 +59,7 @@ type sandboxBuildOptions struct {
 	check    bool
 	jobs     int
 	keepWork bool
+	quiet    bool
 }
 
 func (o *sandboxBuildOptions) AddFlags(fs *pflag.FlagSet) {
@@ -67,7 +67,8 @@ func (o *sandboxBuildOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.cacheDir, "cache", defaultCacheDir(), "cache of sources, toolchain images and roots")
 	fs.BoolVar(&o.check, "check", false, "build twice under varied conditions and compare the bytes")
 	fs.IntVar(&o.jobs, "jobs", 0, "parallel jobs (0: one per CPU); the output does not depend on it")
-	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build's work directory under --cache/work")
+	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build's work tree under --cache/work (also after a failure or an interrupt)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
 }
 
 func (o *sandboxBuildOptions) validate() error {
@@ -77,34 +78,34 @@ func (o *sandboxBuildOptions) validate() error {
 	return nil
 }
 
-func (o *sandboxBuildOptions) toolchains(env *buildEnv, progress io.Writer) *toolchain.Cache {
-	return &toolchain.Cache{Dir: o.cacheDir, Runner: env.runner, Progress: progress}
+// progress returns the progress reporter on stderr, nil with --quiet.
+func (o *sandboxBuildOptions) progress(stderr io.Writer) *engine.Progress {
+	if o.quiet {
+		return nil
+	}
+	return &engine.Progress{W: stderr, Terminal: progressWriter(stderr) != nil}
 }
 
-// kernelBuilder returns the kernel builder for o over env.
-func (o *sandboxBuildOptions) kernelBuilder(env *buildEnv, progress io.Writer) *kernel.Builder {
-	return &kernel.Builder{
+// engine returns the build engine for o over env, after checking that the
+// host can run it.
+func (o *sandboxBuildOptions) engine(env *buildEnv, p *engine.Progress) (*engine.Engine, error) {
+	if env.preflight != nil {
+		if err := env.preflight(); err != nil {
+			return nil, err
+		}
+	}
+	var tp io.Writer
+	if p != nil {
+		tp = p
+	}
+	return &engine.Engine{
 		CacheDir:   o.cacheDir,
 		Runner:     env.runner,
 		Fetch:      env.fetch,
-		Toolchains: o.toolchains(env, progress),
-		Jobs:       o.jobs,
-		Progress:   progress,
+		Toolchains: &toolchain.Cache{Dir: filepath.Join(o.cacheDir, "toolchain"), Runner: env.runner, Progress: tp},
+		Progress:   p,
 		KeepWork:   o.keepWork,
-	}
-}
-
-// firmwareBuilder returns the firmware builder for o over env.
-func (o *sandboxBuildOptions) firmwareBuilder(env *buildEnv, progress io.Writer) *firmware.Builder {
-	return &firmware.Builder{
-		CacheDir:   o.cacheDir,
-		Runner:     env.runner,
-		Fetch:      env.fetch,
-		Toolchains: o.toolchains(env, progress),
-		Jobs:       o.jobs,
-		Progress:   progress,
-		KeepWork:   o.keepWork,
-	}
+	}, nil
 }
 
 type buildKernelOptions struct {
@@ -123,7 +124,7 @@ sha256, a base configuration (tinyconfig) and a pinned config fragment for a
 confidential guest (SEV-SNP and TDX guest support, virtio, serial console,
 EFI stub, initramfs, no modules), KBUILD_BUILD_TIMESTAMP, USER, HOST and
 SOURCE_DATE_EPOCH, in the same pinned toolchain root and sandbox as
-'measure build ovmf'. It needs root.
+'measure build ovmf' (see 'measure build ovmf --help').
 
 It writes bzImage, config (the resolved .config), build.log and
 provenance.json (SLSA v1) in --out. With --check it builds twice under
@@ -155,7 +156,11 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err != nil {
 		return err
 	}
-	b := o.build.kernelBuilder(env, progressWriter(cmd.ErrOrStderr()))
+	e, err := o.build.engine(env, o.build.progress(cmd.ErrOrStderr()))
+	if err != nil {
+		return err
+	}
+	b := &kernel.Builder{Engine: e, Jobs: o.build.jobs}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -173,7 +178,7 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 	} else {
-		res, err := b.Build(ctx, r, firmware.Options{OutDir: o.build.outDir})
+		res, err := b.Build(ctx, r, engine.Options{OutDir: o.build.outDir})
 		if err != nil {
 			return err
 		}
@@ -187,18 +192,18 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	return printKernelBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
 }
 
-func printMismatches(w io.Writer, ms []firmware.Mismatch) {
+func printMismatches(w io.Writer, ms []engine.Mismatch) {
 	for _, m := range ms {
 		fmt.Fprintf(w, "%s differs: %s\n  a: %s %s\n  b: %s %s\n", m.Name, m.Reason, m.A.SHA256, m.A.Path, m.B.SHA256, m.B.Path)
 	}
 }
 
-func writeKernelProvenance(enc firmware.ProvenanceEncoder, res *kernel.Result) error {
+func writeKernelProvenance(enc engine.ProvenanceEncoder, res *kernel.Result) error {
 	b, err := enc.Encode(res.Provenance)
 	if err != nil {
 		return fmt.Errorf("provenance of kernel recipe %q: %w", res.Recipe.Name, err)
 	}
-	return os.WriteFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'), 0o644)
+	return writeFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'))
 }
 
 func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.Result) error {

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/measure-cc/measure/builders/engine/enginetest"
 	buildrun "github.com/measure-cc/measure/builders/run"
 	"github.com/measure-cc/measure/builders/run/runtest"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
@@ -41,41 +43,53 @@ func argOf(args []string, name string) string {
 	return ""
 }
 
-// fakeWorld plays debootstrap, dpkg-query, tar and the sandboxed edk2 build,
-// which "produces" fw.
+// fakeToolchain plays mmdebstrap (a tarball with usr/ and the customize
+// hook's .deb sums) and dpkg-query (packages), and reports whether c was one
+// of them.
+func fakeToolchain(c *buildrun.Cmd, packages string) (bool, error) {
+	switch c.Args[0] {
+	case "mmdebstrap":
+		f, err := os.Create(c.Args[len(c.Args)-2])
+		if err != nil {
+			return true, err
+		}
+		tw := tar.NewWriter(f)
+		tw.WriteHeader(&tar.Header{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755})
+		tw.Close()
+		if err := f.Close(); err != nil {
+			return true, err
+		}
+		return true, os.WriteFile(filepath.Join(c.Dir, "debs.sha256"), nil, 0o644)
+	case "dpkg-query":
+		_, err := io.WriteString(c.Stdout, packages)
+		return true, err
+	}
+	return false, nil
+}
+
+// isStep reports whether c runs a sandboxed step whose script holds word.
+func isStep(c *buildrun.Cmd, word string) bool {
+	return slices.Contains(c.Args, "bwrap") && strings.Contains(enginetest.Script(c.Args), word)
+}
+
+// fakeWorld plays the toolchain and the sandboxed edk2 build, which
+// "produces" fw.
 func fakeWorld(fw []byte) *runtest.Fake {
 	return &runtest.Fake{Hook: func(c *buildrun.Cmd) error {
-		switch c.Args[0] {
-		case "debootstrap":
-			root := c.Args[len(c.Args)-2]
-			return os.MkdirAll(filepath.Join(root, "usr"), 0o755)
-		case "dpkg-query":
-			_, err := io.WriteString(c.Stdout, "ii \tgcc-14\t14.2.0-19\tamd64\nii \tnasm\t2.16.03-1\tamd64\n")
+		if ok, err := fakeToolchain(c, "ii \tgcc-14\t14.2.0-19\tamd64\nii \tnasm\t2.16.03-1\tamd64\n"); ok {
 			return err
-		case "tar":
-			f, err := os.Create(c.Args[len(c.Args)-2])
-			if err != nil {
-				return err
-			}
-			tw := tar.NewWriter(f)
-			tw.WriteHeader(&tar.Header{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755})
-			tw.Close()
-			return f.Close()
-		case "unshare":
-			p := filepath.Join(argOf(c.Args, "W"), "upper/build/edk2/Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(p, fw, 0o644)
+		}
+		if isStep(c, "edksetup") {
+			return enginetest.Write(c.Args, "/build/edk2/Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd", fw)
+		}
+		if slices.Contains(c.Args, "bwrap") {
+			return nil
 		}
 		return fmt.Errorf("unexpected command %q", c.Args)
 	}}
 }
 
 func TestBuildOVMFFakeRunner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("staging chowns to the sandbox user: needs root")
-	}
 	dir := t.TempDir()
 	src := []byte("edk2 tarball")
 	sum := sha256.Sum256(src)
@@ -104,15 +118,17 @@ outputs: [{from: Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd, name: OVMF.fd}]
 	for _, c := range fake.Calls() {
 		progs = append(progs, c.Args[0])
 	}
-	if diff := cmp.Diff([]string{"debootstrap", "dpkg-query", "tar", "unshare"}, progs); diff != "" {
+	if diff := cmp.Diff([]string{"mmdebstrap", "dpkg-query", "bwrap", "bwrap"}, progs); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}
 	fwSum := sha256.Sum256(fw)
 	if !strings.Contains(stdout.String(), hex.EncodeToString(fwSum[:])+"  "+filepath.Join(out, "OVMF.fd")) {
 		t.Errorf("stdout lacks the firmware sha256:\n%s", stdout.String())
 	}
-	if stderr.Len() != 0 {
-		t.Errorf("progress on a non-terminal stderr:\n%s", stderr.String())
+	for _, want := range []string{"step firmware test-amdsev: unpack\n", "step firmware test-amdsev: build done in", "built firmware test-amdsev in"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("progress on a non-terminal stderr lacks %q:\n%s", want, stderr.String())
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(out, "provenance.json"))
 	if err != nil {
@@ -141,7 +157,8 @@ outputs: [{from: Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd, name: OVMF.fd}]
 		t.Errorf("byproducts = %v, want the SNP firmware digest first", bp)
 	}
 
-	// A second build reuses the cached source and toolchain: only the sandbox runs.
+	// A second build reuses the cached source and toolchain: only the
+	// sandboxed steps run.
 	fake2 := fakeWorld(fw)
 	env.runner = fake2
 	cmd = newBuildCmdEnv(env)
@@ -150,8 +167,8 @@ outputs: [{from: Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd, name: OVMF.fd}]
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if calls := fake2.Calls(); len(calls) != 1 || calls[0].Args[0] != "unshare" {
-		t.Errorf("second build ran %v, want the sandbox alone", calls)
+	if calls := fake2.Calls(); len(calls) != 2 || calls[0].Args[0] != "bwrap" || calls[1].Args[0] != "bwrap" {
+		t.Errorf("second build ran %v, want the two sandboxed steps alone", calls)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/builders/run"
@@ -30,11 +31,11 @@ type Firmware struct {
 	FlipSecond bool
 
 	mu    sync.Mutex
-	calls []firmware.Options
+	calls []engine.Options
 }
 
 // Build implements guest.FirmwareBuilder.
-func (f *Firmware) Build(_ context.Context, r *firmware.Recipe, o firmware.Options) (*firmware.Result, error) {
+func (f *Firmware) Build(_ context.Context, r *firmware.Recipe, o engine.Options) (*firmware.Result, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, o)
 	n := len(f.calls)
@@ -43,7 +44,7 @@ func (f *Firmware) Build(_ context.Context, r *firmware.Recipe, o firmware.Optio
 	if f.FlipSecond && n >= 2 {
 		img[0x100] ^= 1
 	}
-	res := &firmware.Result{Recipe: r, Toolchain: &toolchain.Toolchain{Digest: "sha256:" + hex.EncodeToString(make([]byte, 32))}}
+	res := &firmware.Result{Recipe: r, Result: &engine.Result{Toolchain: &toolchain.Toolchain{Digest: "sha256:" + hex.EncodeToString(make([]byte, 32))}}}
 	for _, out := range r.Outputs {
 		data := img
 		if out.Name != "OVMF.fd" {
@@ -56,30 +57,30 @@ func (f *Firmware) Build(_ context.Context, r *firmware.Recipe, o firmware.Optio
 		file.Name = out.Name
 		res.Files = append(res.Files, file)
 	}
-	res.Provenance = &firmware.ProvenanceInputs{BuildType: firmware.BuildType, BuilderID: firmware.BuilderID,
+	res.Provenance = &engine.ProvenanceInputs{BuildType: firmware.BuildType, BuilderID: firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name}}
 	return res, nil
 }
 
 // Calls returns the options of each build so far.
-func (f *Firmware) Calls() []firmware.Options {
+func (f *Firmware) Calls() []engine.Options {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]firmware.Options(nil), f.calls...)
+	return append([]engine.Options(nil), f.calls...)
 }
 
 // Kernel plays a kernel build: each output holds "MZ kernel NAME".
 type Kernel struct {
 	mu    sync.Mutex
-	calls []firmware.Options
+	calls []engine.Options
 }
 
 // Build implements guest.KernelBuilder.
-func (k *Kernel) Build(_ context.Context, r *kernel.Recipe, o firmware.Options) (*kernel.Result, error) {
+func (k *Kernel) Build(_ context.Context, r *kernel.Recipe, o engine.Options) (*kernel.Result, error) {
 	k.mu.Lock()
 	k.calls = append(k.calls, o)
 	k.mu.Unlock()
-	res := &kernel.Result{Recipe: r, Toolchain: &toolchain.Toolchain{Digest: "sha256:" + hex.EncodeToString(make([]byte, 32))}}
+	res := &kernel.Result{Recipe: r, Result: &engine.Result{Toolchain: &toolchain.Toolchain{Digest: "sha256:" + hex.EncodeToString(make([]byte, 32))}}}
 	for _, out := range r.Outputs {
 		file, err := write(filepath.Join(o.OutDir, out.Name), []byte("MZ kernel "+out.Name))
 		if err != nil {
@@ -88,16 +89,16 @@ func (k *Kernel) Build(_ context.Context, r *kernel.Recipe, o firmware.Options) 
 		file.Name = out.Name
 		res.Files = append(res.Files, file)
 	}
-	res.Provenance = &firmware.ProvenanceInputs{BuildType: kernel.BuildType, BuilderID: firmware.BuilderID,
+	res.Provenance = &engine.ProvenanceInputs{BuildType: kernel.BuildType, BuilderID: firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name}}
 	return res, nil
 }
 
 // Calls returns the options of each build so far.
-func (k *Kernel) Calls() []firmware.Options {
+func (k *Kernel) Calls() []engine.Options {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return append([]firmware.Options(nil), k.calls...)
+	return append([]engine.Options(nil), k.calls...)
 }
 
 // Go returns a runner that plays `go build ... -o OUT .` by writing a
@@ -119,13 +120,13 @@ func BuildInfo(goVersion string) func(string) (*buildinfo.BuildInfo, error) {
 // JSONEncoder encodes provenance inputs as plain JSON.
 type JSONEncoder struct{}
 
-// Encode implements firmware.ProvenanceEncoder.
-func (JSONEncoder) Encode(in *firmware.ProvenanceInputs) ([]byte, error) { return json.Marshal(in) }
+// Encode implements engine.ProvenanceEncoder.
+func (JSONEncoder) Encode(in *engine.ProvenanceInputs) ([]byte, error) { return json.Marshal(in) }
 
-func write(p string, data []byte) (firmware.File, error) {
+func write(p string, data []byte) (engine.File, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return firmware.File{}, err
+		return engine.File{}, err
 	}
 	h := sha256.Sum256(data)
-	return firmware.File{Path: p, SHA256: hex.EncodeToString(h[:]), Size: int64(len(data))}, os.WriteFile(p, data, 0o644)
+	return engine.File{Path: p, SHA256: hex.EncodeToString(h[:]), Size: int64(len(data))}, os.WriteFile(p, data, 0o644)
 }

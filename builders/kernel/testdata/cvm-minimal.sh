@@ -1,4 +1,3 @@
-set -e -o pipefail
 # unpack
 dpkg-deb --fsys-tarfile '/build/src/linux-source-6.12_6.12.117-1~deb12u1_all.deb' | tar -xOf - ./usr/src/linux-source-6.12.tar.xz | tar -xJf - --no-same-owner --strip-components=1
 # configure
