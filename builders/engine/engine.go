@@ -248,7 +248,7 @@ func (e *Engine) Build(ctx context.Context, j *Job, o Options) (res *Result, err
 	}
 	defer func() {
 		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrInterrupted) {
-			err = fmt.Errorf("build %s %w: %w", j.Name, ErrInterrupted, err)
+			err = fmt.Errorf("build %s %w (%w)", j.Name, ErrInterrupted, err)
 		}
 	}()
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
@@ -341,9 +341,14 @@ func (e *Engine) step(ctx context.Context, j *Job, name string, spec *sandbox.Sp
 	err = e.Runner.Run(ctx, cmd)
 	stop(err)
 	if err != nil {
-		if ctx.Err() == nil {
-			e.Progress.Tail(log.Tail())
+		if ctx.Err() != nil {
+			what := "work tree removed"
+			if e.KeepWork {
+				what = "work tree kept"
+			}
+			return fmt.Errorf("build %s %w in step %s (%s; %w)", j.Name, ErrInterrupted, name, what, ctx.Err())
 		}
+		e.Progress.Tail(log.Tail())
 		return fmt.Errorf("build %s step %s: %w (log %s)", j.Name, name, err, log.Name())
 	}
 	return nil
@@ -469,6 +474,9 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 func (e *Engine) workTree(name string, tc *toolchain.Toolchain, j *Job) (string, error) {
 	if strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return "", fmt.Errorf("work tree name %q", name)
+	}
+	if err := sandbox.CheckPassable(e.CacheDir); err != nil {
+		return "", err
 	}
 	dir := filepath.Join(e.CacheDir, "work")
 	if err := mkdirPrivate(dir); err != nil {

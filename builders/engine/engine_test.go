@@ -49,7 +49,7 @@ func testEngine(t *testing.T, hook func(c *run.Cmd) error) (*Engine, *runtest.Fa
 	runner := &runtest.Fake{Hook: hook}
 	var progress bytes.Buffer
 	e := &Engine{
-		CacheDir: filepath.Join(t.TempDir(), "cache"), Runner: runner, Fetch: fetch,
+		CacheDir: enginetest.CacheDir(t), Runner: runner, Fetch: fetch,
 		Toolchains: &enginetest.Toolchains{TC: &toolchain.Toolchain{Digest: "sha256:" + strings.Repeat("ab", 32), Root: enginetest.Root(t)}},
 		Progress:   &Progress{W: &progress},
 	}

@@ -55,7 +55,7 @@ func testEngine(t *testing.T, body []byte, hook func(c *run.Cmd) error) (*engine
 	t.Helper()
 	runner := &runtest.Fake{Hook: hook}
 	return &engine.Engine{
-		CacheDir: t.TempDir(), Runner: runner,
+		CacheDir: enginetest.CacheDir(t), Runner: runner,
 		Fetch: &enginetest.Fetch{Bodies: map[string][]byte{"http://example.org/edk2.tar.xz": body}},
 		Toolchains: &enginetest.Toolchains{TC: &toolchain.Toolchain{
 			Digest: "sha256:" + strings.Repeat("ab", 32), Root: enginetest.Root(t),

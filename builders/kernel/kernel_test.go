@@ -221,7 +221,7 @@ func playKernel(image func(n int) []byte) *runtest.Fake {
 
 func testEngine(t *testing.T, body []byte, runner *runtest.Fake) *engine.Engine {
 	return &engine.Engine{
-		CacheDir: t.TempDir(), Runner: runner,
+		CacheDir: enginetest.CacheDir(t), Runner: runner,
 		Fetch: &enginetest.Fetch{Bodies: map[string][]byte{testDeb: body}},
 		Toolchains: &enginetest.Toolchains{TC: &toolchain.Toolchain{
 			Digest: "sha256:" + strings.Repeat("ab", 32), Root: enginetest.Root(t),

@@ -294,6 +294,35 @@ func Traversable(dir string) error {
 	return os.Chmod(dir, 0o710)
 }
 
+// CheckPassable returns an error naming the first ancestor of dir (dir
+// itself excluded) that the sandbox user cannot pass through. It checks
+// nothing when measure does not run as root: the sandbox then runs as the
+// user, who reached dir.
+func CheckPassable(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		sys, _ := st.Sys().(*syscall.Stat_t)
+		m := st.Mode().Perm()
+		ok := m&0o001 != 0 || (sys != nil && sys.Gid == HostID && m&0o010 != 0) || (sys != nil && sys.Uid == HostID && m&0o100 != 0)
+		if !ok {
+			return fmt.Errorf("the sandbox user (uid %d) cannot pass %q (mode %04o) on the way to %q: choose a cache under directories others may pass, such as /var/cache/measure", HostID, p, m, abs)
+		}
+		if p == "/" {
+			return nil
+		}
+	}
+}
+
 // Own gives path to the sandbox user (HostID when measure runs as root; the
 // user's own files stay as they are otherwise), without following symlinks.
 func Own(path string) error {

@@ -167,7 +167,7 @@ func kernelWorld(image []byte) *runtest.Fake {
 }
 
 func TestBuildKernelFakeRunner(t *testing.T) {
-	dir := t.TempDir()
+	dir := enginetest.Passable(t, t.TempDir())
 	src := []byte("linux tarball")
 	sum := sha256.Sum256(src)
 	recipe := filepath.Join(dir, "k.yaml")

@@ -90,7 +90,7 @@ func fakeWorld(fw []byte) *runtest.Fake {
 }
 
 func TestBuildOVMFFakeRunner(t *testing.T) {
-	dir := t.TempDir()
+	dir := enginetest.Passable(t, t.TempDir())
 	src := []byte("edk2 tarball")
 	sum := sha256.Sum256(src)
 	recipe := filepath.Join(dir, "amdsev.yaml")

@@ -85,6 +85,10 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(stderr, "measure: %s\n", msg)
+	var se *signalError
+	if errors.As(err, &se) {
+		return 128 + int(se.sig)
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.Execute()
+	ctx, stop := withSignals(context.Background())
+	defer stop()
+	return interrupted(ctx, root.ExecuteContext(ctx))
 }
 
 func newRootCmd() *cobra.Command {

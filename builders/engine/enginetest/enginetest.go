@@ -6,6 +6,7 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -100,4 +101,37 @@ func Write(args []string, inside string, data []byte) error {
 		return err
 	}
 	return os.WriteFile(p, data, 0o644)
+}
+
+// Processes returns the pids of the host's processes whose command line
+// holds token.
+func Processes(token string) []string {
+	var pids []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(token)) && e.Name() != fmt.Sprint(os.Getpid()) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+// CacheDir returns a cache directory for a test, on a path that the sandbox
+// user may pass (t.TempDir's directories are 0700; /var/cache is not).
+func CacheDir(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(Passable(t, t.TempDir()), "cache")
+}
+
+// Passable opens dir and its parent to the sandbox user (mode 0711) and
+// returns dir.
+func Passable(t testing.TB, dir string) string {
+	t.Helper()
+	for _, p := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
