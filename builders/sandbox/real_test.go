@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/measure-cc/measure/builders/run"
 )
@@ -323,4 +326,82 @@ func withToken(token string) []string {
 		}
 	}
 	return pids
+}
+
+// TestSandboxNoTerminal: started from a process whose controlling terminal
+// is a pty (as measure started from a shell), with that pty as the step's
+// stdin, the step can neither open /dev/tty nor push input into the
+// terminal with TIOCSTI, although the parent itself can.
+func TestSandboxNoTerminal(t *testing.T) {
+	if os.Getenv("SANDBOX_TEST_PARENT") != "" {
+		return
+	}
+	requireSandbox(t)
+	root := probeRoot(t)
+	work := workDir(t)
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer m.Close()
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	go io.Copy(io.Discard, m)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTTYParent$")
+	cmd.Env = append(os.Environ(), "SANDBOX_TEST_PARENT=1", "SANDBOX_ROOT="+root, "SANDBOX_WORK="+work)
+	cmd.Stdin = slave
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helper: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	parentErr, probe, _ := strings.Cut(out.String(), "\n")
+	if parentErr != "parent TIOCSTI: ok" {
+		t.Fatalf("the parent could not use TIOCSTI on its own terminal (%q): the test shows nothing", parentErr)
+	}
+	var r report
+	if err := json.NewDecoder(strings.NewReader(probe[strings.Index(probe, "{"):])).Decode(&r); err != nil {
+		t.Fatalf("probe output %q: %v", probe, err)
+	}
+	if r.TTY == "" {
+		t.Errorf("the step opened /dev/tty")
+	}
+	if len(r.TIOCSTI) == 0 || r.TIOCSTI[0] == "" {
+		t.Errorf("TIOCSTI on the step's stdin (the caller's terminal) succeeded: %q", r.TIOCSTI)
+	}
+	t.Logf("step's TIOCSTI on the terminal: %q", r.TIOCSTI[0])
+}
+
+// TestHelperTTYParent plays measure started from a terminal: it checks that
+// it can itself push input into its terminal, then runs the probe with the
+// terminal as stdin.
+func TestHelperTTYParent(t *testing.T) {
+	if os.Getenv("SANDBOX_TEST_PARENT") == "" {
+		t.Skip("helper of TestSandboxNoTerminal")
+	}
+	if err := unix.IoctlSetPointerInt(0, unix.TIOCSTI, int(' ')); err != nil {
+		fmt.Printf("parent TIOCSTI: %v\n", err)
+	} else {
+		fmt.Printf("parent TIOCSTI: ok\n")
+	}
+	s := &Spec{Root: os.Getenv("SANDBOX_ROOT"), Work: os.Getenv("SANDBOX_WORK"), Dir: WorkMount, Args: []string{"/usr/bin/probe", "report"}}
+	c, err := s.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := (run.Exec{}).Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
 }

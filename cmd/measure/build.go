@@ -153,10 +153,10 @@ func newBuildCmdEnv(env *buildEnv) *cobra.Command {
 		Short: "Build firmware bit for bit from pinned sources in a pinned toolchain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("build needs a subcommand: ovmf, kernel, initramfs, guest")
+			return usagef("build needs a subcommand: ovmf, kernel, initramfs, guest, shell")
 		},
 	}
-	cmd.AddCommand(newBuildOVMFCmd(env), newBuildKernelCmd(env), newBuildInitramfsCmd(env), newBuildGuestCmd(env))
+	cmd.AddCommand(newBuildOVMFCmd(env), newBuildKernelCmd(env), newBuildInitramfsCmd(env), newBuildGuestCmd(env), newBuildShellCmd(env))
 	return cmd
 }
 

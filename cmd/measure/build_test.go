@@ -67,6 +67,9 @@ func fakeToolchain(c *buildrun.Cmd, packages string) (bool, error) {
 	return false, nil
 }
 
+// nil2cmd wraps recorded arguments as a command.
+func nil2cmd(args []string) *buildrun.Cmd { return &buildrun.Cmd{Args: args} }
+
 // isStep reports whether c runs a sandboxed step whose script holds word.
 func isStep(c *buildrun.Cmd, word string) bool {
 	return slices.Contains(c.Args, "bwrap") && strings.Contains(enginetest.Script(c.Args), word)

@@ -83,12 +83,17 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var ce *commandExit
+	if errors.As(err, &ce) {
+		return ce.code // the command spoke for itself
+	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(stderr, "measure: %s\n", msg)
 	var se *signalError
 	if errors.As(err, &se) {
 		return 128 + int(se.sig)
 	}
+
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
