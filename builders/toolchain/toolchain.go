@@ -1,17 +1,28 @@
-// Package toolchain makes and caches the build root a firmware build runs
-// in: a `debootstrap` of a named Debian suite with a list of packages, whose
-// versions are checked against pins, stored as a single-layer OCI image in an
-// OCI image layout and named by that image's digest. A Spec may instead name
-// an image by digest to pull from a registry.
+// Package toolchain makes and caches the build root a firmware or kernel
+// build runs in: an mmdebstrap (unshare mode, so no host mounts and no
+// root needed beyond /etc/subuid ranges) of a named Debian suite with a
+// list of packages, whose versions are checked against pins, stored as a
+// single-layer OCI image in an OCI image layout and named by that image's
+// digest. The same Spec gives the same tarball and so the same digest:
+// mmdebstrap runs with a fixed SOURCE_DATE_EPOCH. A Spec may instead name
+// an image by digest to pull from a registry; every blob is fetched once,
+// checked against its digest, and extracted only from the checked copy.
 //
-// The cache holds, under Dir:
+// The cache holds, under Dir (directories 0700):
 //
+//	toolchain.lock       flock held by one Ensure at a time
 //	oci/                 OCI image layout with every toolchain image
-//	toolchains/KEY.json  the image digest made for Spec KEY (sha256 of the Spec)
+//	toolchains/KEY.json  what was verified for Spec KEY (sha256 of the Spec):
+//	                     image, layer and diffID digests, packages, and the
+//	                     TreeDigest of the unpacked root; written last
 //	roots/DIGEST/        the image's root file system, unpacked
+//	tmp/                 work of the Ensure in progress; emptied by the next
 //
-// so a second build neither re-runs debootstrap nor re-unpacks. It does not
-// run builds (see builders/sandbox and builders/firmware).
+// A root is used only when its TreeDigest matches its record; otherwise it
+// is unpacked again from the layout (whose blobs are checked again) or
+// rebuilt. Roots are extracted in Go (see Unpack), never by tar.
+//
+// It does not run builds (see builders/sandbox and builders/firmware).
 package toolchain
 
 import (
@@ -30,12 +41,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/measure-cc/measure/builders/run"
@@ -47,22 +56,30 @@ const (
 	LabelPackages = "cc.measure.toolchain.packages" // JSON []Package
 )
 
+// DefaultSourceDateEpoch is the SOURCE_DATE_EPOCH mmdebstrap runs with
+// when a Spec sets none: 2025-01-01T00:00:00Z. Any fixed value makes the
+// tarball reproducible; this one only needs to stay the same.
+const DefaultSourceDateEpoch = 1735689600
+
 // Spec names a toolchain.
 type Spec struct {
-	// Suite is the Debian suite to debootstrap, such as "trixie".
+	// Suite is the Debian suite to bootstrap, such as "trixie".
 	Suite string `json:"suite"`
 	// Mirror is the Debian archive URL.
 	Mirror string `json:"mirror"`
-	// Variant is debootstrap's --variant, such as "buildd".
+	// Variant is mmdebstrap's --variant, such as "buildd".
 	Variant string `json:"variant,omitempty"`
-	// Packages are installed on top of the variant (debootstrap --include).
+	// Packages are installed on top of the variant (mmdebstrap --include).
 	Packages []string `json:"packages"`
 	// Pins maps a package name to the exact version the root must hold;
 	// a root that holds another version is an error, not a silent change.
 	Pins map[string]string `json:"pins,omitempty"`
 	// Image, when set, is an image reference by digest
-	// (registry/repo@sha256:...) to pull instead of running debootstrap.
+	// (registry/repo@sha256:...) to pull instead of running mmdebstrap.
 	Image string `json:"image,omitempty"`
+	// SourceDateEpoch is the SOURCE_DATE_EPOCH mmdebstrap runs with, which
+	// sets the tarball's times; zero means DefaultSourceDateEpoch.
+	SourceDateEpoch int64 `json:"sourceDateEpoch,omitempty"`
 }
 
 // Key returns the cache key of s: the hex sha256 of its JSON form.
@@ -70,9 +87,16 @@ func (s *Spec) Key() string {
 	c := *s
 	c.Packages = append([]string(nil), s.Packages...)
 	sort.Strings(c.Packages)
-	b, _ := json.Marshal(c) // a struct of strings always marshals
+	b, _ := json.Marshal(c) // a struct of strings and numbers always marshals
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func (s *Spec) sourceDateEpoch() int64 {
+	if s.SourceDateEpoch != 0 {
+		return s.SourceDateEpoch
+	}
+	return DefaultSourceDateEpoch
 }
 
 // Package is one Debian package in a toolchain root.
@@ -80,8 +104,8 @@ type Package struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	Arch    string `json:"arch"`
-	// SHA256 is the hex sha256 of the .deb that was installed, from the
-	// archive's Packages index.
+	// SHA256 is the hex sha256 of the .deb that was installed (apt checked
+	// it against the archive's Packages index).
 	SHA256 string `json:"sha256,omitempty"`
 }
 
@@ -97,11 +121,12 @@ type Toolchain struct {
 	Spec Spec
 }
 
-// Cache makes and keeps toolchains.
+// Cache makes and keeps toolchains. One Ensure at a time works on a Dir,
+// across processes (a flock on Dir/toolchain.lock).
 type Cache struct {
 	// Dir is the cache directory.
 	Dir string
-	// Runner runs debootstrap, dpkg-query and tar.
+	// Runner runs mmdebstrap and dpkg-query.
 	Runner run.Runner
 	// Log, when not nil, receives the output of the commands.
 	Log io.Writer
@@ -123,28 +148,60 @@ func (c *Cache) rootPath(digest string) string {
 	return filepath.Join(c.Dir, "roots", strings.ReplaceAll(digest, ":", "-"))
 }
 
+func (c *Cache) tmpDir() string { return filepath.Join(c.Dir, "tmp") }
+
+// record is what the cache verified for one Spec; toolchains/KEY.json.
 type record struct {
-	Digest   string    `json:"digest"`
+	// Digest is the image (manifest) digest.
+	Digest string `json:"digest"`
+	// Layers and DiffIDs are the layers' compressed and uncompressed digests.
+	Layers  []string `json:"layers"`
+	DiffIDs []string `json:"diffIDs"`
+	// Packages is the image's package list.
 	Packages []Package `json:"packages"`
+	// Tree is the TreeDigest of roots/DIGEST.
+	Tree string `json:"tree"`
 }
 
-// Ensure returns the toolchain for s, making it if the cache lacks it.
-func (c *Cache) Ensure(ctx context.Context, s Spec) (*Toolchain, error) {
-	key := s.Key()
-	if b, err := os.ReadFile(c.recordPath(key)); err == nil {
-		var r record
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("toolchain record %q: %w", c.recordPath(key), err)
+// Ensure returns the toolchain for s, making it if the cache lacks it or
+// holds a root that does not match its record. It holds the cache lock
+// while it works; when ctx is cancelled it removes its temporary files and
+// returns ctx.Err().
+func (c *Cache) Ensure(ctx context.Context, s Spec) (tc *Toolchain, err error) {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Whatever is in tmp/ is left by an Ensure that was interrupted.
+	if err := removeAll(c.tmpDir()); err != nil {
+		return nil, fmt.Errorf("removing leftovers of an interrupted run: %w", err)
+	}
+	if err := os.MkdirAll(c.tmpDir(), 0o700); err != nil {
+		return nil, err
+	}
+	// Earlier versions unpacked into roots/DIGEST.tmp.
+	if old, _ := filepath.Glob(filepath.Join(c.Dir, "roots", "*.tmp")); len(old) > 0 {
+		for _, p := range old {
+			if err := removeAll(p); err != nil {
+				return nil, err
+			}
 		}
-		root := c.rootPath(r.Digest)
-		if _, err := os.Stat(filepath.Join(root, "usr")); err == nil {
-			c.progressf("toolchain %s (cached)", r.Digest)
-			return &Toolchain{Digest: r.Digest, Root: root, Packages: r.Packages, Spec: s}, nil
+	}
+	defer func() {
+		if rerr := removeAll(c.tmpDir()); rerr != nil && err == nil {
+			err = rerr
 		}
-		// The record is there but the root is gone: unpack it from the layout.
-		if img, err := c.layoutImage(r.Digest); err == nil {
-			return c.unpack(ctx, s, img)
+		if err != nil && ctx.Err() != nil {
+			err = ctx.Err()
 		}
+	}()
+
+	if tc, err := c.cached(ctx, s); tc != nil || err != nil {
+		return tc, err
 	}
 	if s.Image != "" {
 		return c.pull(ctx, s)
@@ -152,85 +209,106 @@ func (c *Cache) Ensure(ctx context.Context, s Spec) (*Toolchain, error) {
 	return c.bootstrap(ctx, s)
 }
 
-// bootstrap runs debootstrap, checks the pins, and stores the root as an
-// OCI image.
-func (c *Cache) bootstrap(ctx context.Context, s Spec) (*Toolchain, error) {
-	if s.Suite == "" || s.Mirror == "" {
-		return nil, fmt.Errorf("toolchain: suite %q and mirror %q must be set", s.Suite, s.Mirror)
-	}
+// cached returns the toolchain of s from the cache if its record is there
+// and its root matches the record, unpacking the root again from the
+// layout when it does not. It returns nil and no error when s must be made
+// anew.
+func (c *Cache) cached(ctx context.Context, s Spec) (*Toolchain, error) {
 	key := s.Key()
-	tmp := filepath.Join(c.Dir, "tmp", key)
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, err
+	b, err := os.ReadFile(c.recordPath(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
 	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	root := filepath.Join(tmp, "root")
-	args := []string{"debootstrap"}
-	if s.Variant != "" {
-		args = append(args, "--variant="+s.Variant)
-	}
-	if len(s.Packages) > 0 {
-		args = append(args, "--include="+strings.Join(s.Packages, ","))
-	}
-	args = append(args, s.Suite, root, s.Mirror)
-	c.progressf("debootstrap %s (%d extra packages)", s.Suite, len(s.Packages))
-	if err := c.Runner.Run(ctx, &run.Cmd{Args: args, Env: hostEnv(), Stdout: c.Log, Stderr: c.Log}); err != nil {
-		return nil, err
-	}
-	pkgs, err := c.packages(ctx, root)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPins(pkgs, s.Pins); err != nil {
+	var r record
+	// The digest names a directory to remove and unpack: it must be one.
+	if err := json.Unmarshal(b, &r); err != nil || !isDigest(r.Digest) || r.Tree == "" || len(r.Layers) == 0 {
+		c.progressf("toolchain record %s is not readable: making the toolchain again", c.recordPath(key))
+		return nil, nil
+	}
+	if s.Image != "" && !strings.HasSuffix(s.Image, "@"+r.Digest) {
+		c.progressf("toolchain record %s names %s, not %s: making the toolchain again", c.recordPath(key), r.Digest, s.Image)
+		return nil, nil
+	}
+	if err := checkPins(r.Packages, s.Pins); err != nil {
 		return nil, err
 	}
-	if err := addDebHashes(root, pkgs); err != nil {
+	root := c.rootPath(r.Digest)
+	tree, err := TreeDigest(root)
+	if err == nil && tree == r.Tree {
+		c.progressf("toolchain %s (cached)", r.Digest)
+		return &Toolchain{Digest: r.Digest, Root: root, Packages: r.Packages, Spec: s}, nil
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		c.progressf("toolchain root %s is missing: unpacking it again", root)
+	case err != nil:
+		c.progressf("toolchain root %s does not match its record (%v): unpacking it again", root, err)
+	default:
+		c.progressf("toolchain root %s does not match its record (tree %s, record says %s): unpacking it again", root, tree, r.Tree)
+	}
+	if err := removeAll(root); err != nil {
 		return nil, err
 	}
-	// The .debs are described by their hashes; the root does not need them.
-	debs, _ := filepath.Glob(filepath.Join(root, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		if err := os.Remove(d); err != nil {
-			return nil, err
+	tc, err := c.fromLayout(ctx, s, &r)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		c.progressf("toolchain image %s in the layout: %v: making the toolchain again", r.Digest, err)
+		return nil, nil
 	}
-	c.progressf("packing the root into an OCI image")
-	layerPath := filepath.Join(tmp, "layer.tar")
-	if err := c.Runner.Run(ctx, &run.Cmd{
-		Args: []string{"tar", "--sort=name", "--numeric-owner", "--xattrs", "--one-file-system",
-			"--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*",
-			"-C", root, "-cf", layerPath, "."},
-		Env: hostEnv(), Stdout: c.Log, Stderr: c.Log,
-	}); err != nil {
-		return nil, err
-	}
-	img, err := Image(s, pkgs, layerPath)
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.store(key, img, pkgs)
-	if err != nil {
-		return nil, err
-	}
-	final := c.rootPath(d)
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(final); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(root, final); err != nil {
-		return nil, err
-	}
-	_ = os.RemoveAll(tmp)
-	c.progressf("toolchain %s", d)
-	return &Toolchain{Digest: d, Root: final, Packages: pkgs, Spec: s}, nil
+	return tc, nil
 }
 
-// Image makes the toolchain image: one gzip layer from the tar file at
-// layerPath, and a config whose labels carry the suite and the package list.
+// isDigest reports whether d is "sha256:" and 64 lower-case hex digits.
+func isDigest(d string) bool {
+	h, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(h) != 2*sha256.Size || strings.ToLower(h) != h {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// install moves the unpacked root into roots/, stores its tree digest, and
+// writes the record, last.
+func (c *Cache) install(s Spec, r *record, tmpRoot string) (*Toolchain, error) {
+	tree, err := TreeDigest(tmpRoot)
+	if err != nil {
+		return nil, err
+	}
+	r.Tree = tree
+	final := c.rootPath(r.Digest)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return nil, err
+	}
+	if err := removeAll(final); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmpRoot, final); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.recordPath(s.Key())), 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(c.recordPath(s.Key()), b); err != nil {
+		return nil, err
+	}
+	c.progressf("toolchain %s", r.Digest)
+	return &Toolchain{Digest: r.Digest, Root: final, Packages: r.Packages, Spec: s}, nil
+}
+
+// Image makes the toolchain image: one gzip layer from the file at
+// layerPath (a tar, compressed here at gzip.BestSpeed, or such a tar's
+// gzip), and a config whose labels carry the suite and the package list.
+// It holds no time: the same tar and packages give the same digest.
 func Image(s Spec, pkgs []Package, layerPath string) (v1.Image, error) {
 	layer, err := tarball.LayerFromFile(layerPath, tarball.WithCompressionLevel(gzip.BestSpeed))
 	if err != nil {
@@ -254,82 +332,18 @@ func Image(s Spec, pkgs []Package, layerPath string) (v1.Image, error) {
 	return mutate.ConfigFile(img, cfg)
 }
 
-func (c *Cache) store(key string, img v1.Image, pkgs []Package) (string, error) {
-	p, err := c.layout()
-	if err != nil {
-		return "", err
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": "toolchain-" + key[:16],
-	})); err != nil {
-		return "", fmt.Errorf("writing toolchain image to %q: %w", p, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(record{Digest: d.String(), Packages: pkgs}, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(c.recordPath(key)), 0o755); err != nil {
-		return "", err
-	}
-	return d.String(), os.WriteFile(c.recordPath(key), b, 0o644)
-}
+// refNameKey is the layout annotation that names the image made for key.
+const refNameKey = "org.opencontainers.image.ref.name"
 
 func (c *Cache) layout() (layout.Path, error) {
 	dir := filepath.Join(c.Dir, "oci")
 	if p, err := layout.FromPath(dir); err == nil {
 		return p, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	return layout.Write(dir, empty.Index)
-}
-
-func (c *Cache) layoutImage(digest string) (v1.Image, error) {
-	p, err := c.layout()
-	if err != nil {
-		return nil, err
-	}
-	h, err := v1.NewHash(digest)
-	if err != nil {
-		return nil, err
-	}
-	return p.Image(h)
-}
-
-// pull fetches s.Image from its registry, checks its digest, and unpacks it.
-func (c *Cache) pull(ctx context.Context, s Spec) (*Toolchain, error) {
-	ref, err := name.NewDigest(s.Image)
-	if err != nil {
-		return nil, fmt.Errorf("toolchain image %q: want a reference by digest: %w", s.Image, err)
-	}
-	c.progressf("pulling %s", ref)
-	img, err := remote.Image(ref, remote.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("pulling toolchain image %q: %w", s.Image, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	if d.String() != ref.DigestStr() {
-		return nil, fmt.Errorf("toolchain image %q: digest %s, want %s", s.Image, d, ref.DigestStr())
-	}
-	pkgs, err := ImagePackages(img)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPins(pkgs, s.Pins); err != nil {
-		return nil, err
-	}
-	if _, err := c.store(s.Key(), img, pkgs); err != nil {
-		return nil, err
-	}
-	return c.unpack(ctx, s, img)
 }
 
 // ImagePackages returns the package list a toolchain image's config carries.
@@ -338,57 +352,15 @@ func ImagePackages(img v1.Image) ([]Package, error) {
 	if err != nil {
 		return nil, err
 	}
+	return configPackages(cfg)
+}
+
+func configPackages(cfg *v1.ConfigFile) ([]Package, error) {
 	var pkgs []Package
 	if err := json.Unmarshal([]byte(cfg.Config.Labels[LabelPackages]), &pkgs); err != nil {
 		return nil, fmt.Errorf("toolchain image label %q: %w", LabelPackages, err)
 	}
 	return pkgs, nil
-}
-
-// unpack extracts img's layers with tar into the cache's roots.
-func (c *Cache) unpack(ctx context.Context, s Spec, img v1.Image) (*Toolchain, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	pkgs, err := ImagePackages(img)
-	if err != nil {
-		return nil, err
-	}
-	root := c.rootPath(d.String())
-	tmp := root + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	c.progressf("unpacking toolchain %s", d)
-	for i, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			return nil, fmt.Errorf("toolchain %s layer %d: %w", d, i, err)
-		}
-		err = c.Runner.Run(ctx, &run.Cmd{
-			Args: []string{"tar", "--numeric-owner", "--xattrs", "-xpf", "-", "-C", tmp},
-			Env:  hostEnv(), Stdin: rc, Stdout: c.Log, Stderr: c.Log,
-		})
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := os.RemoveAll(root); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, root); err != nil {
-		return nil, err
-	}
-	return &Toolchain{Digest: d.String(), Root: root, Packages: pkgs, Spec: s}, nil
 }
 
 // packages lists the installed packages of root with dpkg-query.
@@ -452,34 +424,6 @@ func checkPins(pkgs []Package, pins map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// addDebHashes fills each package's SHA256 from the .deb debootstrap left
-// in var/cache/apt/archives.
-func addDebHashes(root string, pkgs []Package) error {
-	dir := filepath.Join(root, "var/cache/apt/archives")
-	for i := range pkgs {
-		p := &pkgs[i]
-		v := p.Version
-		if j := strings.IndexByte(v, ':'); j >= 0 {
-			v = v[:j] + "%3a" + v[j+1:]
-		}
-		f, err := os.Open(filepath.Join(dir, p.Name+"_"+v+"_"+p.Arch+".deb"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // not downloaded by debootstrap: left without a hash
-		}
-		if err != nil {
-			return err
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		p.SHA256 = hex.EncodeToString(h.Sum(nil))
-	}
-	return nil
 }
 
 func hostEnv() []string {
