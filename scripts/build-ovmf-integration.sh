@@ -1,7 +1,7 @@
 #!/bin/sh
-# Slow path of the firmware builder: real debootstrap, real edk2 builds.
-# Needs root, network access to deb.debian.org, ~3 GB under the cache and,
-# on 2 cores, ~3 min for the toolchain and ~11 min per OVMF build.
+# Slow path of the firmware builder: real mmdebstrap, real edk2 builds.
+# Needs bubblewrap, mmdebstrap, network access to deb.debian.org, ~3 GB under the cache and,
+# on 2 cores, ~1 min for the toolchain and 5-11 min per OVMF build.
 #
 #   scripts/build-ovmf-integration.sh                 # Debian's OVMF, bit for bit, then --check
 #   RECIPES=debian-trixie,amdsev scripts/build-ovmf-integration.sh

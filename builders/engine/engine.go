@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -591,5 +592,30 @@ func Preflight() error {
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		errs = append(errs, fmt.Errorf("%w: mmdebstrap (apt-get install mmdebstrap), which makes toolchain roots", sandbox.ErrMissing))
 	}
+	if os.Geteuid() != 0 {
+		// mmdebstrap's unshare mode maps a range of subordinate ids.
+		if u, err := user.Current(); err == nil {
+			for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+				if !hasSubIDs(f, u.Username, u.Uid) {
+					errs = append(errs, fmt.Errorf("%w: subordinate ids for %q in %s, which mmdebstrap needs (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s, as root)", sandbox.ErrMissing, u.Username, f, u.Username))
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// hasSubIDs reports whether the subuid or subgid file f has a range for the
+// user name or id.
+func hasSubIDs(f, name, id string) bool {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if owner, _, ok := strings.Cut(line, ":"); ok && (owner == name || owner == id) {
+			return true
+		}
+	}
+	return false
 }

@@ -390,3 +390,25 @@ func TestShell(t *testing.T) {
 	}
 	_ = sandbox.WorkMount
 }
+
+func TestHasSubIDs(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subuid")
+	os.WriteFile(f, []byte("alice:100000:65536\n1001:165536:65536\n"), 0o644)
+	tests := []struct {
+		name, id string
+		want     bool
+	}{
+		{"alice", "1000", true},
+		{"bob", "1001", true},
+		{"carol", "1002", false},
+		{"ali", "1003", false},
+	}
+	for _, tc := range tests {
+		if got := hasSubIDs(f, tc.name, tc.id); got != tc.want {
+			t.Errorf("hasSubIDs(%q, %q) = %v, want %v", tc.name, tc.id, got, tc.want)
+		}
+	}
+	if hasSubIDs(filepath.Join(t.TempDir(), "none"), "alice", "1000") {
+		t.Errorf("a missing file has ranges")
+	}
+}

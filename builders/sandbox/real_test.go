@@ -46,14 +46,27 @@ func probeRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	probe := filepath.Join(root, "usr/bin/probe")
-	cmd := exec.Command("go", "build", "-o", probe, "./internal/probe")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the probe: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(probe)
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	if pre := os.Getenv("SANDBOX_PROBE"); pre != "" {
+		// A probe built beforehand, for runs of a compiled test binary
+		// away from the source tree (as another user).
+		var err error
+		if b, err = os.ReadFile(pre); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(probe, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		cmd := exec.Command("go", "build", "-o", probe, "./internal/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building the probe: %v\n%s", err, out)
+		}
+		var err error
+		if b, err = os.ReadFile(probe); err != nil {
+			t.Fatal(err)
+		}
 	}
 	suid := filepath.Join(root, "usr/bin/suid")
 	if err := os.WriteFile(suid, b, 0o755); err != nil {

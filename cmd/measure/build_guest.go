@@ -70,7 +70,8 @@ func newBuildGuestCmd(env *buildEnv) *cobra.Command {
 		Long: `Build everything a measured-direct-boot guest launches from, then what it
 must measure to. A guest recipe names an embedded firmware recipe, an
 embedded kernel recipe, the initramfs (a Go init program and files), the
-kernel command line and the launch configurations. It needs root.
+kernel command line and the launch configurations. Firmware and kernel
+build in the sandbox of 'measure build ovmf' (see its --help).
 
 --out receives OVMF.fd (or the firmware output the recipe names), bzImage,
 initramfs.cpio.gz and cmdline; reference-values.json, an in-toto statement
