@@ -340,7 +340,11 @@ func (e *Engine) step(ctx context.Context, j *Job, name string, spec *sandbox.Sp
 	cmd.Stdout, cmd.Stderr = log, log
 	stop := e.Progress.Step(j.Name+": "+name, log)
 	err = e.Runner.Run(ctx, cmd)
-	stop(err)
+	if err != nil && ctx.Err() != nil {
+		stop(ErrInterrupted)
+	} else {
+		stop(err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			what := "work tree removed"

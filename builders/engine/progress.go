@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -116,7 +117,10 @@ func (p *Progress) Step(name string, log *LogWriter) (done func(error)) {
 			p.mu.Unlock()
 		}
 		status := "done"
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrInterrupted):
+			status = "interrupted"
+		case err != nil:
 			status = "failed"
 		}
 		p.Linef("step %s %s in %s", name, status, p.now().Sub(t0).Round(time.Second))

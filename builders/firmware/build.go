@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"context"
 	"fmt"
 	"path"
 
@@ -9,21 +8,19 @@ import (
 )
 
 // Builder builds firmware recipes on the build engine.
-type Builder struct {
-	// Engine runs the build.
-	Engine *engine.Engine
-	// Jobs is build -n; 0 leaves edk2's default (one per CPU). The output
-	// does not depend on it.
-	Jobs int
+type Builder = engine.Builder[*Recipe]
+
+// NewBuilder returns the firmware builder over e with jobs parallel jobs
+// (build -n; 0 leaves edk2's default, one per CPU).
+func NewBuilder(e *engine.Engine, jobs int) *Builder {
+	return &Builder{Engine: e, Jobs: jobs, Provenance: provenanceInputs}
 }
 
 // Result is what a build made.
-type Result struct {
-	*engine.Result
-	Recipe *Recipe
-	// Provenance holds the inputs of the SLSA provenance statement.
-	Provenance *engine.ProvenanceInputs
-}
+type Result = engine.Built[*Recipe]
+
+// CheckResult is the outcome of Check.
+type CheckResult = engine.CheckedBuilds[*Recipe]
 
 // Job returns the engine job that builds r: the sources as read-only
 // inputs, the embedded patches staged, the steps unpack and build.
@@ -53,52 +50,3 @@ func (r *Recipe) Job(jobs int) *engine.Job {
 	return j
 }
 
-// Build builds r once.
-func (b *Builder) Build(ctx context.Context, r *Recipe, o engine.Options) (*Result, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	er, err := b.Engine.Build(ctx, r.Job(b.Jobs), o)
-	if err != nil {
-		return nil, err
-	}
-	return b.result(r, er)
-}
-
-func (b *Builder) result(r *Recipe, er *engine.Result) (*Result, error) {
-	res := &Result{Result: er, Recipe: r}
-	var err error
-	res.Provenance, err = provenanceInputs(r, res)
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// CheckResult is the outcome of Check.
-type CheckResult struct {
-	A, B       *Result
-	Mismatches []engine.Mismatch
-}
-
-// Check builds r twice under engine.CheckVariations and compares every
-// output byte for byte; differing outputs are an error wrapping
-// engine.ErrNotReproducible, returned with the result.
-func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckResult, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	cr, err := b.Engine.Check(ctx, r.Job(b.Jobs), outDir)
-	if cr == nil {
-		return nil, err
-	}
-	out := &CheckResult{Mismatches: cr.Mismatches}
-	var perr error
-	if out.A, perr = b.result(r, cr.A); perr != nil {
-		return nil, perr
-	}
-	if out.B, perr = b.result(r, cr.B); perr != nil {
-		return nil, perr
-	}
-	return out, err
-}

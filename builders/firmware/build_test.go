@@ -108,7 +108,7 @@ func TestBuildProvenance(t *testing.T) {
 	e, _ := testEngine(t, body, func(c *run.Cmd) error {
 		return enginetest.Write(c.Args, "/build/edk2/Build/FV/OVMF.fd", fw)
 	})
-	res, err := (&Builder{Engine: e, Jobs: 2}).Build(context.Background(), testRecipe(t, body), engine.Options{OutDir: t.TempDir()})
+	res, err := NewBuilder(e, 2).Build(context.Background(), testRecipe(t, body), engine.Options{OutDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

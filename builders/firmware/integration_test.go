@@ -40,13 +40,13 @@ func integrationBuilder(t *testing.T) *Builder {
 	}
 	cache := integrationCache()
 	p := &engine.Progress{W: os.Stderr}
-	return &Builder{Engine: &engine.Engine{
+	return NewBuilder(&engine.Engine{
 		CacheDir:   cache,
 		Runner:     run.Exec{},
 		Fetch:      http.DefaultClient,
 		Toolchains: &toolchain.Cache{Dir: filepath.Join(cache, "toolchain"), Runner: run.Exec{}, Progress: p},
 		Progress:   p,
-	}}
+	}, 0)
 }
 
 // TestIntegrationDebianTrixie rebuilds Debian's OVMF and compares it with

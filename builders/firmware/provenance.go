@@ -17,8 +17,8 @@ const BuildType = "https://github.com/measure-cc/measure/builders/firmware/v1"
 // BuilderID is the SLSA builder.id of `measure build`.
 const BuilderID = engine.BuilderID
 
-func provenanceInputs(r *Recipe, res *Result) (*engine.ProvenanceInputs, error) {
-	in := res.Result.Provenance(BuildType)
+func provenanceInputs(r *Recipe, res *engine.Result, _ int) (*engine.ProvenanceInputs, error) {
+	in := res.Provenance(BuildType)
 	in.ExternalParameters["recipe"] = r
 	in.InternalParameters["buildArgs"] = r.BuildArgs(0)
 	// The engine lists the sources, then the toolchain: the patches go

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"context"
 	"path"
 
 	"github.com/measure-cc/measure/builders/engine"
@@ -11,20 +10,19 @@ import (
 const BuildType = "https://github.com/measure-cc/measure/builders/kernel/v1"
 
 // Builder builds kernel recipes on the build engine.
-type Builder struct {
-	// Engine runs the build.
-	Engine *engine.Engine
-	// Jobs is make -j; 0 is one per CPU. The output does not depend on it.
-	Jobs int
+type Builder = engine.Builder[*Recipe]
+
+// NewBuilder returns the kernel builder over e with jobs parallel jobs
+// (make -j; 0 is one per CPU).
+func NewBuilder(e *engine.Engine, jobs int) *Builder {
+	return &Builder{Engine: e, Jobs: jobs, Provenance: provenanceInputs}
 }
 
 // Result is what a build made.
-type Result struct {
-	*engine.Result
-	Recipe *Recipe
-	// Provenance holds the inputs of the SLSA provenance statement.
-	Provenance *engine.ProvenanceInputs
-}
+type Result = engine.Built[*Recipe]
+
+// CheckResult is the outcome of Check.
+type CheckResult = engine.CheckedBuilds[*Recipe]
 
 // Job returns the engine job that builds r: the source as a read-only
 // input, the config fragment staged, the steps unpack, configure and build.
@@ -45,49 +43,15 @@ func (r *Recipe) Job(jobs int) *engine.Job {
 	return j
 }
 
-// Build builds r once.
-func (b *Builder) Build(ctx context.Context, r *Recipe, o engine.Options) (*Result, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	er, err := b.Engine.Build(ctx, r.Job(b.Jobs), o)
-	if err != nil {
-		return nil, err
-	}
-	return b.result(r, er), nil
-}
-
-func (b *Builder) result(r *Recipe, er *engine.Result) *Result {
-	res := &Result{Result: er, Recipe: r}
-	in := er.Provenance(BuildType)
+func provenanceInputs(r *Recipe, res *engine.Result, jobs int) (*engine.ProvenanceInputs, error) {
+	in := res.Provenance(BuildType)
 	in.ExternalParameters["recipe"] = r
-	in.InternalParameters["makeArgs"] = r.MakeArgs(b.Jobs)
-	if r.Source.Tarball != "" && len(in.ResolvedDependencies) > 0 {
-		in.ResolvedDependencies[0].Annotations = map[string]any{"tarball": r.Source.Tarball}
-	}
+	in.InternalParameters["makeArgs"] = r.MakeArgs(jobs)
 	if len(in.ResolvedDependencies) > 0 {
 		in.ResolvedDependencies[0].Name = r.Source.FileName()
+		if r.Source.Tarball != "" {
+			in.ResolvedDependencies[0].Annotations = map[string]any{"tarball": r.Source.Tarball}
+		}
 	}
-	res.Provenance = in
-	return res
-}
-
-// CheckResult is the outcome of Check.
-type CheckResult struct {
-	A, B       *Result
-	Mismatches []engine.Mismatch
-}
-
-// Check builds r twice under engine.CheckVariations and compares every
-// output byte for byte; differing outputs are an error wrapping
-// engine.ErrNotReproducible, returned with the result.
-func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckResult, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	cr, err := b.Engine.Check(ctx, r.Job(b.Jobs), outDir)
-	if cr == nil {
-		return nil, err
-	}
-	return &CheckResult{A: b.result(r, cr.A), B: b.result(r, cr.B), Mismatches: cr.Mismatches}, err
+	return in, nil
 }

@@ -234,7 +234,7 @@ func TestBuildCommands(t *testing.T) {
 	body := []byte("linux source deb")
 	img := bytes.Repeat([]byte{0x4d, 0x5a}, 2048)
 	runner := playKernel(func(int) []byte { return img })
-	b := &Builder{Engine: testEngine(t, body, runner), Jobs: 2}
+	b := NewBuilder(testEngine(t, body, runner), 2)
 	r := testRecipe(t, body)
 	out := t.TempDir()
 	res, err := b.Build(context.Background(), r, engine.Options{OutDir: out, WorkName: "w"})
@@ -328,7 +328,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &Builder{Engine: testEngine(t, body, playKernel(tc.image))}
+			b := NewBuilder(testEngine(t, body, playKernel(tc.image)), 0)
 			res, err := b.Check(context.Background(), testRecipe(t, body), t.TempDir())
 			if tc.wantErr == "" {
 				if err != nil {

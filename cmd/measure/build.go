@@ -228,7 +228,7 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err != nil {
 		return err
 	}
-	b := &firmware.Builder{Engine: e, Jobs: o.build.jobs}
+	b := firmware.NewBuilder(e, o.build.jobs)
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()

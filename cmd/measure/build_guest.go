@@ -119,8 +119,8 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		progress = p
 	}
 	b := &guest.Builder{
-		Firmware:  &firmware.Builder{Engine: e, Jobs: o.build.jobs},
-		Kernel:    &kernel.Builder{Engine: e, Jobs: o.build.jobs},
+		Firmware:  firmware.NewBuilder(e, o.build.jobs),
+		Kernel:    kernel.NewBuilder(e, o.build.jobs),
 		Initramfs: &initramfs.Builder{Runner: env.runner, CacheEnv: goCacheEnv(), Progress: progress},
 		Encoder:   env.provenance,
 		Tool:      provenance.Tool{Name: "measure", Version: version, URI: toolURI},

@@ -160,7 +160,7 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err != nil {
 		return err
 	}
-	b := &kernel.Builder{Engine: e, Jobs: o.build.jobs}
+	b := kernel.NewBuilder(e, o.build.jobs)
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
