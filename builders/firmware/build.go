@@ -49,4 +49,3 @@ func (r *Recipe) Job(jobs int) *engine.Job {
 	}
 	return j
 }
-
