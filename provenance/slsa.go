@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"time"
@@ -151,4 +152,45 @@ func SLSAFromStatement(st *intoto.Statement) (*slsa.Provenance, error) {
 		return nil, fmt.Errorf("slsa provenance: %w", err)
 	}
 	return p, nil
+}
+
+// EncodeSLSA returns the deterministic JSON of the in-toto statement whose
+// predicate is the SLSA provenance v1 of b. The parameters and annotations
+// may hold any values that marshal to JSON (structs, slices of strings):
+// they are given the shape JSON gives them first.
+func EncodeSLSA(b Build) ([]byte, error) {
+	var err error
+	if b.ExternalParameters, err = jsonShape(b.ExternalParameters); err != nil {
+		return nil, fmt.Errorf("external parameters: %w", err)
+	}
+	if b.InternalParameters, err = jsonShape(b.InternalParameters); err != nil {
+		return nil, fmt.Errorf("internal parameters: %w", err)
+	}
+	for _, as := range []*[]Artifact{&b.ResolvedDependencies, &b.Byproducts, &b.BuilderDependencies} {
+		c := append([]Artifact(nil), (*as)...) // the caller's stay as they are
+		for i := range c {
+			if c[i].Annotations, err = jsonShape(c[i].Annotations); err != nil {
+				return nil, fmt.Errorf("annotations of %q: %w", c[i].Name, err)
+			}
+		}
+		*as = c
+	}
+	st, err := NewSLSAStatement(b)
+	if err != nil {
+		return nil, err
+	}
+	return Marshal(st)
+}
+
+// jsonShape gives m the shape JSON gives it: maps, slices, float64.
+func jsonShape(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
 }

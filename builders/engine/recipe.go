@@ -1,6 +1,10 @@
 package engine
 
-import "context"
+import (
+	"context"
+
+	"github.com/measure-cc/measure/provenance"
+)
 
 // Recipe is what a builder (firmware, kernel) knows how to turn into a Job.
 type Recipe interface {
@@ -17,7 +21,7 @@ type Built[R Recipe] struct {
 	*Result
 	Recipe R
 	// Provenance holds the inputs of the SLSA provenance statement.
-	Provenance *ProvenanceInputs
+	Provenance *provenance.Build
 }
 
 // CheckedBuilds is the outcome of Builder.Check.
@@ -35,7 +39,7 @@ type Builder[R Recipe] struct {
 	// depend on it.
 	Jobs int
 	// Provenance returns the provenance inputs of a build of r.
-	Provenance func(r R, res *Result, jobs int) (*ProvenanceInputs, error)
+	Provenance func(r R, res *Result, jobs int) (*provenance.Build, error)
 }
 
 // Build builds r once.

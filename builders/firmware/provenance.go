@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/measure-cc/measure/builders/engine"
+	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
@@ -17,19 +18,19 @@ const BuildType = "https://github.com/measure-cc/measure/builders/firmware/v1"
 // BuilderID is the SLSA builder.id of `measure build`.
 const BuilderID = engine.BuilderID
 
-func provenanceInputs(r *Recipe, res *engine.Result, _ int) (*engine.ProvenanceInputs, error) {
+func provenanceInputs(r *Recipe, res *engine.Result, _ int) (*provenance.Build, error) {
 	in := res.Provenance(BuildType)
 	in.ExternalParameters["recipe"] = r
 	in.InternalParameters["buildArgs"] = r.BuildArgs(0)
 	// The engine lists the sources, then the toolchain: the patches go
 	// between them.
 	n := len(r.Sources)
-	deps := append([]engine.Artifact(nil), in.ResolvedDependencies[:n]...)
+	deps := append([]provenance.Artifact(nil), in.ResolvedDependencies[:n]...)
 	for i, s := range r.Sources {
 		deps[i].Name = s.FileName()
 	}
 	if r.Patches.Series != "" {
-		deps = append(deps, engine.Artifact{
+		deps = append(deps, provenance.Artifact{
 			Name:        r.Patches.Series,
 			Annotations: map[string]any{"note": "patch series inside the source tarballs above; pinned by their digests"},
 		})
@@ -39,7 +40,7 @@ func provenanceInputs(r *Recipe, res *engine.Result, _ int) (*engine.ProvenanceI
 		if err != nil {
 			return nil, err
 		}
-		deps = append(deps, engine.Artifact{
+		deps = append(deps, provenance.Artifact{
 			Name: "patches/" + f, Digest: map[string]string{"sha256": d},
 		})
 	}
@@ -57,7 +58,7 @@ func provenanceInputs(r *Recipe, res *engine.Result, _ int) (*engine.ProvenanceI
 // measurements returns the reference measurements of a firmware file that
 // ovmf.Parse accepts and that carries SEV or TDX metadata. A VARS file or any
 // other output yields none.
-func measurements(f engine.File) ([]engine.Artifact, error) {
+func measurements(f engine.File) ([]provenance.Artifact, error) {
 	data, err := os.ReadFile(f.Path)
 	if err != nil {
 		return nil, err
@@ -66,10 +67,10 @@ func measurements(f engine.File) ([]engine.Artifact, error) {
 	if err != nil {
 		return nil, nil // not a whole firmware image (VARS, grub.efi): nothing to measure
 	}
-	var out []engine.Artifact
+	var out []provenance.Artifact
 	if img.SEVMetadata() != nil {
 		d := snp.FirmwareDigest(img)
-		out = append(out, engine.Artifact{
+		out = append(out, provenance.Artifact{
 			Name:   f.Name + ".snp-firmware-digest",
 			Digest: map[string]string{"sha384": d.String()},
 			Annotations: map[string]any{
@@ -88,7 +89,7 @@ func measurements(f engine.File) ([]engine.Artifact, error) {
 			if err != nil {
 				break // no reset block or metadata: the firmware digest stands alone
 			}
-			out = append(out, engine.Artifact{
+			out = append(out, provenance.Artifact{
 				Name:   fmt.Sprintf("%s.snp-measurement.qemu.epyc-v4.%dvcpu", f.Name, n),
 				Digest: map[string]string{"sha384": ld.String()},
 				Annotations: map[string]any{
@@ -103,7 +104,7 @@ func measurements(f engine.File) ([]engine.Artifact, error) {
 			if err != nil {
 				return nil, fmt.Errorf("output %q: TDX MRTD: %w", f.Name, err)
 			}
-			out = append(out, engine.Artifact{
+			out = append(out, provenance.Artifact{
 				Name:   fmt.Sprintf("%s.tdx-mrtd.%s", f.Name, order),
 				Digest: map[string]string{"sha384": hex.EncodeToString(d[:])},
 				Annotations: map[string]any{

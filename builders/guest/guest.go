@@ -55,8 +55,6 @@ type Builder struct {
 	Kernel   KernelBuilder
 	// Initramfs builds the initramfs; its WorkDir is set per build.
 	Initramfs *initramfs.Builder
-	// Encoder turns SLSA provenance inputs into a statement's bytes.
-	Encoder engine.ProvenanceEncoder
 	// Tool names the program in the reference values.
 	Tool provenance.Tool
 	// Progress, when not nil, receives one line per stage.
@@ -282,14 +280,15 @@ func (b *Builder) provenance(r *Recipe, res *Result, out string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ins := []*engine.ProvenanceInputs{
+	ins := []*provenance.Build{
 		narrow(res.Firmware.Provenance, res.Artifacts[0]),
 		narrow(res.Kernel.Provenance, res.Artifacts[1]),
 		initramfsProvenance(r, res.Initramfs, res.Artifacts[2]),
 		cmdlineProvenance(r, res.Artifacts[3]),
 	}
 	for i, in := range ins {
-		st, err := b.Encoder.Encode(in)
+		in.BuilderVersion = map[string]string{"measure": b.Tool.Version}
+		st, err := provenance.EncodeSLSA(*in)
 		if err != nil {
 			return fmt.Errorf("provenance of %q: %w", res.Artifacts[i].Name, err)
 		}
@@ -303,14 +302,14 @@ func (b *Builder) provenance(r *Recipe, res *Result, out string) error {
 }
 
 // narrow returns a copy of in whose only subject is a.
-func narrow(in *engine.ProvenanceInputs, a Artifact) *engine.ProvenanceInputs {
+func narrow(in *provenance.Build, a Artifact) *provenance.Build {
 	c := *in
-	c.Subjects = []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}}
+	c.Subjects = []provenance.Subject{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}}
 	return &c
 }
 
-func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *engine.ProvenanceInputs {
-	in := &engine.ProvenanceInputs{
+func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *provenance.Build {
+	in := &provenance.Build{
 		BuildType:          InitramfsBuildType,
 		BuilderID:          firmware.BuilderID,
 		ExternalParameters: map[string]any{"initramfs": r.Initramfs},
@@ -321,36 +320,36 @@ func initramfsProvenance(r *Recipe, ir *initramfs.Result, a Artifact) *engine.Pr
 			"compression": "gzip level 9, no name, no mtime",
 			"baseEntries": append(append([]string(nil), initramfs.BaseDirs...), initramfs.ConsolePath),
 		},
-		Subjects: []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
+		Subjects: []provenance.Subject{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
 	}
 	settings := map[string]any{}
 	for k, v := range ir.GoSettings {
 		settings[k] = v
 	}
-	in.ResolvedDependencies = append(in.ResolvedDependencies, engine.Artifact{
+	in.ResolvedDependencies = append(in.ResolvedDependencies, provenance.Artifact{
 		Name: "go", URI: "https://go.dev/dl/#" + ir.GoVersion, Annotations: map[string]any{"version": ir.GoVersion, "settings": settings},
 	})
 	if srcs, err := sourceDigests(r.Initramfs.Init); err == nil {
 		in.ResolvedDependencies = append(in.ResolvedDependencies, srcs...)
 	}
 	for _, f := range ir.Inputs {
-		in.ResolvedDependencies = append(in.ResolvedDependencies, engine.Artifact{
+		in.ResolvedDependencies = append(in.ResolvedDependencies, provenance.Artifact{
 			Name: "files/" + f.Name, Digest: map[string]string{"sha256": f.SHA256},
 		})
 	}
-	in.Byproducts = []engine.Artifact{{Name: initramfs.InitPath, Digest: map[string]string{"sha256": ir.Init.SHA256},
+	in.Byproducts = []provenance.Artifact{{Name: initramfs.InitPath, Digest: map[string]string{"sha256": ir.Init.SHA256},
 		Annotations: map[string]any{"description": "the init program as built, /init in the archive"}}}
 	return in
 }
 
 // sourceDigests returns the digests of the init program's Go files.
-func sourceDigests(dir string) ([]engine.Artifact, error) {
+func sourceDigests(dir string) ([]provenance.Artifact, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(names)
-	var out []engine.Artifact
+	var out []provenance.Artifact
 	for _, n := range names {
 		if strings.HasSuffix(n, "_test.go") {
 			continue
@@ -359,7 +358,7 @@ func sourceDigests(dir string) ([]engine.Artifact, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, engine.Artifact{
+		out = append(out, provenance.Artifact{
 			Name:   "init/" + filepath.Base(n),
 			Digest: map[string]string{"sha256": sha256Hex(data)},
 		})
@@ -367,13 +366,13 @@ func sourceDigests(dir string) ([]engine.Artifact, error) {
 	return out, nil
 }
 
-func cmdlineProvenance(r *Recipe, a Artifact) *engine.ProvenanceInputs {
-	return &engine.ProvenanceInputs{
+func cmdlineProvenance(r *Recipe, a Artifact) *provenance.Build {
+	return &provenance.Build{
 		BuildType:          CmdlineBuildType,
 		BuilderID:          firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name, "cmdline": r.Cmdline},
 		InternalParameters: map[string]any{"format": "the command line's bytes, no trailing newline (QEMU -append)"},
-		Subjects:           []engine.Artifact{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
+		Subjects:           []provenance.Subject{{Name: a.Name, Digest: map[string]string{"sha256": a.SHA256}}},
 	}
 }
 

@@ -3,7 +3,6 @@ package guest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,7 +26,6 @@ func newTestBuilder(fw *guesttest.Firmware) *Builder {
 		Firmware:  fw,
 		Kernel:    &guesttest.Kernel{},
 		Initramfs: &initramfs.Builder{Runner: guesttest.Go(), ReadBuildInfo: guesttest.BuildInfo("go1.26.8")},
-		Encoder:   guesttest.JSONEncoder{},
 		Tool:      provenance.Tool{Name: "measure", Version: "test"},
 	}
 }
@@ -182,12 +180,15 @@ func TestBuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var in engine.ProvenanceInputs
-		if err := json.Unmarshal(b, &in); err != nil {
-			t.Fatal(err)
+		st, err := provenance.ParseStatement(b)
+		if err != nil {
+			t.Fatalf("provenance of %s: %v", a.Name, err)
 		}
-		if len(in.Subjects) != 1 || in.Subjects[0].Name != a.Name || in.Subjects[0].Digest["sha256"] != a.SHA256 {
-			t.Errorf("provenance of %s: subjects %+v, want it alone", a.Name, in.Subjects)
+		if subj := st.GetSubject(); len(subj) != 1 || subj[0].GetName() != a.Name || subj[0].GetDigest()["sha256"] != a.SHA256 {
+			t.Errorf("provenance of %s: subjects %v, want it alone", a.Name, subj)
+		}
+		if st.GetPredicateType() != provenance.SLSAPredicateType {
+			t.Errorf("provenance of %s: predicate type %q", a.Name, st.GetPredicateType())
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"path"
 
 	"github.com/measure-cc/measure/builders/engine"
+	"github.com/measure-cc/measure/provenance"
 )
 
 // BuildType is the SLSA buildType of a kernel build.
@@ -43,7 +44,7 @@ func (r *Recipe) Job(jobs int) *engine.Job {
 	return j
 }
 
-func provenanceInputs(r *Recipe, res *engine.Result, jobs int) (*engine.ProvenanceInputs, error) {
+func provenanceInputs(r *Recipe, res *engine.Result, jobs int) (*provenance.Build, error) {
 	in := res.Provenance(BuildType)
 	in.ExternalParameters["recipe"] = r
 	in.InternalParameters["makeArgs"] = r.MakeArgs(jobs)

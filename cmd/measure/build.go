@@ -27,73 +27,14 @@ type buildEnv struct {
 	preflight func() error
 	runner    buildrun.Runner
 	fetch     engine.Fetcher
-	// provenance encodes the provenance inputs; its output is written to
-	// provenance.json.
-	provenance engine.ProvenanceEncoder
 }
 
 func defaultBuildEnv() *buildEnv {
 	return &buildEnv{
-		preflight:  engine.Preflight,
-		runner:     buildrun.Exec{},
-		fetch:      &http.Client{Timeout: 30 * time.Minute},
-		provenance: slsaEncoder{},
+		preflight: engine.Preflight,
+		runner:    buildrun.Exec{},
+		fetch:     &http.Client{Timeout: 30 * time.Minute},
 	}
-}
-
-// slsaEncoder turns a build's provenance inputs into a deterministic in-toto
-// Statement v1 with an SLSA provenance v1 predicate.
-type slsaEncoder struct{}
-
-// Encode implements engine.ProvenanceEncoder.
-func (slsaEncoder) Encode(in *engine.ProvenanceInputs) ([]byte, error) {
-	ext, err := jsonObject(in.ExternalParameters)
-	if err != nil {
-		return nil, err
-	}
-	internal, err := jsonObject(in.InternalParameters)
-	if err != nil {
-		return nil, err
-	}
-	b := provenance.Build{
-		BuildType:          in.BuildType,
-		ExternalParameters: ext,
-		InternalParameters: internal,
-		BuilderID:          in.BuilderID,
-		BuilderVersion:     map[string]string{"measure": version},
-		StartedOn:          in.StartedOn,
-		FinishedOn:         in.FinishedOn,
-	}
-	for k, v := range in.BuilderVersion {
-		b.BuilderVersion[k] = v
-	}
-	conv := func(as []engine.Artifact) []provenance.Artifact {
-		out := make([]provenance.Artifact, len(as))
-		for i, a := range as {
-			out[i] = provenance.Artifact{Name: a.Name, URI: a.URI, Digest: a.Digest, Annotations: a.Annotations}
-		}
-		return out
-	}
-	b.ResolvedDependencies = conv(in.ResolvedDependencies)
-	b.Byproducts = conv(in.Byproducts)
-	for _, s := range in.Subjects {
-		b.Subjects = append(b.Subjects, provenance.Subject{Name: s.Name, Digest: s.Digest})
-	}
-	st, err := provenance.NewSLSAStatement(b)
-	if err != nil {
-		return nil, err
-	}
-	return provenance.Marshal(st)
-}
-
-// jsonObject gives v the shape JSON gives it: maps, slices, float64.
-func jsonObject(v map[string]any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	return out, json.Unmarshal(b, &out)
 }
 
 // recipeOptions is --recipe.
@@ -253,19 +194,23 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		results = append(results, res)
 	}
 	for _, res := range results {
-		if err := writeProvenance(env.provenance, res); err != nil {
+		if err := writeProvenance(res.Provenance, res.Log); err != nil {
 			return err
 		}
 	}
 	return printBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
 }
 
-func writeProvenance(enc engine.ProvenanceEncoder, res *firmware.Result) error {
-	b, err := enc.Encode(res.Provenance)
+// writeProvenance writes a build's SLSA provenance, as an in-toto
+// statement naming this measure as the builder, next to its log.
+func writeProvenance(b *provenance.Build, log string) error {
+	c := *b
+	c.BuilderVersion = map[string]string{"measure": version}
+	st, err := provenance.EncodeSLSA(c)
 	if err != nil {
-		return fmt.Errorf("provenance of recipe %q: %w", res.Recipe.Name, err)
+		return fmt.Errorf("provenance: %w", err)
 	}
-	return writeFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'))
+	return writeFile(filepath.Join(filepath.Dir(log), "provenance.json"), append(st, '\n'))
 }
 
 // writeFile writes data to path whole or not at all.

@@ -122,7 +122,6 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		Firmware:  firmware.NewBuilder(e, o.build.jobs),
 		Kernel:    kernel.NewBuilder(e, o.build.jobs),
 		Initramfs: &initramfs.Builder{Runner: env.runner, CacheEnv: goCacheEnv(), Progress: progress},
-		Encoder:   env.provenance,
 		Tool:      provenance.Tool{Name: "measure", Version: version, URI: toolURI},
 		Progress:  progress,
 	}

@@ -37,7 +37,6 @@ func TestGuestReferenceValuesMatchSNP(t *testing.T) {
 		Firmware:  &guesttest.Firmware{},
 		Kernel:    &guesttest.Kernel{},
 		Initramfs: &initramfs.Builder{Runner: guesttest.Go(), ReadBuildInfo: guesttest.BuildInfo(r.Initramfs.GoVersion)},
-		Encoder:   slsaEncoder{},
 		Tool:      provenance.Tool{Name: "measure", Version: version, URI: toolURI},
 	}
 	out := t.TempDir()
@@ -183,7 +182,7 @@ outputs: [{from: arch/x86/boot/bzImage, name: bzImage}, {from: .config, name: co
 	for _, check := range []bool{false, true} {
 		t.Run(fmt.Sprintf("check=%v", check), func(t *testing.T) {
 			fake := kernelWorld(image)
-			env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}, provenance: slsaEncoder{}}
+			env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}}
 			out := filepath.Join(dir, fmt.Sprint("out-", check))
 			args := []string{"kernel", "--recipe", recipe, "--out", out, "--cache", filepath.Join(dir, "cache"), "--jobs", "2"}
 			if check {

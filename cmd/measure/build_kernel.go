@@ -185,7 +185,7 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		results = append(results, res)
 	}
 	for _, res := range results {
-		if err := writeKernelProvenance(env.provenance, res); err != nil {
+		if err := writeProvenance(res.Provenance, res.Log); err != nil {
 			return err
 		}
 	}
@@ -196,14 +196,6 @@ func printMismatches(w io.Writer, ms []engine.Mismatch) {
 	for _, m := range ms {
 		fmt.Fprintf(w, "%s differs: %s\n  a: %s %s\n  b: %s %s\n", m.Name, m.Reason, m.A.SHA256, m.A.Path, m.B.SHA256, m.B.Path)
 	}
-}
-
-func writeKernelProvenance(enc engine.ProvenanceEncoder, res *kernel.Result) error {
-	b, err := enc.Encode(res.Provenance)
-	if err != nil {
-		return fmt.Errorf("provenance of kernel recipe %q: %w", res.Recipe.Name, err)
-	}
-	return writeFile(filepath.Join(filepath.Dir(res.Log), "provenance.json"), append(b, '\n'))
 }
 
 func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.Result) error {

@@ -26,7 +26,7 @@ build: {dir: /build/linux, arch: x86_64, baseConfig: tinyconfig, config: [CONFIG
 outputs: [{from: arch/x86/boot/bzImage, name: bzImage}]
 `), 0o644)
 	fake := kernelWorld([]byte("MZ"))
-	env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}, provenance: slsaEncoder{}}
+	env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}}
 	var stdout, stderr bytes.Buffer
 	cmd := newBuildCmdEnv(env)
 	cmd.SetArgs([]string{"shell", "--recipe", recipe, "--cache", filepath.Join(dir, "cache"), "--", "id", "-u"})

@@ -107,7 +107,7 @@ outputs: [{from: Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd, name: OVMF.fd}]
 `), 0o644)
 	fw := ovmftest.AmdSev().MustBuild()
 	fake := fakeWorld(fw)
-	env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/edk2.tar.xz": src}, provenance: slsaEncoder{}}
+	env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/edk2.tar.xz": src}}
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
 	cmd := newBuildCmdEnv(env)

@@ -9,12 +9,12 @@ import (
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/measure-cc/measure/builders/engine"
+	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/builders/run"
@@ -57,7 +57,7 @@ func (f *Firmware) Build(_ context.Context, r *firmware.Recipe, o engine.Options
 		file.Name = out.Name
 		res.Files = append(res.Files, file)
 	}
-	res.Provenance = &engine.ProvenanceInputs{BuildType: firmware.BuildType, BuilderID: firmware.BuilderID,
+	res.Provenance = &provenance.Build{BuildType: firmware.BuildType, BuilderID: firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name}}
 	return res, nil
 }
@@ -89,7 +89,7 @@ func (k *Kernel) Build(_ context.Context, r *kernel.Recipe, o engine.Options) (*
 		file.Name = out.Name
 		res.Files = append(res.Files, file)
 	}
-	res.Provenance = &engine.ProvenanceInputs{BuildType: kernel.BuildType, BuilderID: firmware.BuilderID,
+	res.Provenance = &provenance.Build{BuildType: kernel.BuildType, BuilderID: firmware.BuilderID,
 		ExternalParameters: map[string]any{"recipe": r.Name}}
 	return res, nil
 }
@@ -116,12 +116,6 @@ func BuildInfo(goVersion string) func(string) (*buildinfo.BuildInfo, error) {
 		return &buildinfo.BuildInfo{GoVersion: goVersion}, nil
 	}
 }
-
-// JSONEncoder encodes provenance inputs as plain JSON.
-type JSONEncoder struct{}
-
-// Encode implements engine.ProvenanceEncoder.
-func (JSONEncoder) Encode(in *engine.ProvenanceInputs) ([]byte, error) { return json.Marshal(in) }
 
 func write(p string, data []byte) (engine.File, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
