@@ -6,10 +6,10 @@ import (
 	"os"
 
 	"github.com/measure-cc/measure/builders/engine"
-	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/provenance"
 )
 
 // BuildType is the SLSA buildType of a firmware build.

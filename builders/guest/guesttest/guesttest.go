@@ -14,13 +14,13 @@ import (
 	"sync"
 
 	"github.com/measure-cc/measure/builders/engine"
-	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/builders/run"
 	"github.com/measure-cc/measure/builders/run/runtest"
 	"github.com/measure-cc/measure/builders/toolchain"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
+	"github.com/measure-cc/measure/provenance"
 )
 
 // Firmware plays a firmware build: the output called "OVMF.fd" is
