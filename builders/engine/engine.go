@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/measure-cc/measure/builders/run"
@@ -262,7 +263,7 @@ func (e *Engine) Build(ctx context.Context, j *Job, o Options) (res *Result, err
 	defer unlock()
 
 	res = &Result{Job: j, Started: e.now(), Log: filepath.Join(o.OutDir, "build.log")}
-	logf, err := os.Create(res.Log)
+	logf, err := CreateLog(res.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -622,4 +623,14 @@ func hasSubIDs(f, name, id string) bool {
 		}
 	}
 	return false
+}
+
+// CreateLog creates a log file at p afresh: whatever stood there (a file,
+// a symlink planted to make measure write elsewhere) is removed first, and
+// the new file is opened with O_EXCL|O_NOFOLLOW.
+func CreateLog(p string) (*os.File, error) {
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o644)
 }

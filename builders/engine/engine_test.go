@@ -412,3 +412,29 @@ func TestHasSubIDs(t *testing.T) {
 		t.Errorf("a missing file has ranges")
 	}
 }
+
+// TestLogNotFollowed: a symlink planted where build.log goes is replaced,
+// never written through.
+func TestLogNotFollowed(t *testing.T) {
+	e, _, _, _ := testEngine(t, writeOutput([]byte("fw")))
+	out := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	if err := os.Symlink(victim, filepath.Join(out, "build.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(out, "fw.fd")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Build(context.Background(), testJob(), Options{OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the symlinks' target was written: %q", b)
+	}
+	for _, n := range []string{"build.log", "fw.fd"} {
+		if st, err := os.Lstat(filepath.Join(out, n)); err != nil || !st.Mode().IsRegular() {
+			t.Errorf("%s is not a regular file: %v", n, err)
+		}
+	}
+}

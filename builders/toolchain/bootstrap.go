@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
@@ -84,9 +85,24 @@ func (c *Cache) bootstrap(ctx context.Context, s Spec) (*Toolchain, error) {
 	}
 	tarPath := filepath.Join(work, "rootfs.tar")
 	cmd := mmdebstrapCmd(&s, work, tarPath)
-	cmd.Stdout, cmd.Stderr = c.Log, c.Log
+	tail := &tailWriter{}
+	var out io.Writer = tail
+	if c.Log != nil {
+		out = io.MultiWriter(c.Log, tail)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	c.progressf("mmdebstrap %s (%d extra packages)", s.Suite, len(s.Packages))
 	if err := c.Runner.Run(ctx, cmd); err != nil {
+		if ctx.Err() == nil {
+			lines := tail.lines(20)
+			if len(lines) > 0 {
+				c.progressf("last %d lines of mmdebstrap's output:", len(lines))
+				for _, l := range lines {
+					c.progressf("  | %s", l)
+				}
+				err = fmt.Errorf("%w: %s", err, lines[len(lines)-1])
+			}
+		}
 		return nil, err
 	}
 
@@ -215,4 +231,38 @@ func gzipFile(src, dst string) error {
 		err = cerr
 	}
 	return err
+}
+
+// tailWriter keeps the last 8 KiB written to it.
+type tailWriter struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailBytes = 8 << 10
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailBytes {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+// lines returns the last n non-empty lines.
+func (t *tailWriter) lines(n int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(string(t.buf), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
 }

@@ -423,3 +423,27 @@ func TestSpecKey(t *testing.T) {
 		t.Errorf("Key() ignores SourceDateEpoch")
 	}
 }
+
+// TestBootstrapFailureTail: when mmdebstrap fails, its last lines reach the
+// progress writer and the error names the last one, not just an exit status.
+func TestBootstrapFailureTail(t *testing.T) {
+	fake := fakeDebian(t, "2.16.03-1", func(c *run.Cmd) error {
+		for i := 1; i <= 30; i++ {
+			fmt.Fprintf(c.Stderr, "I: line %d\n", i)
+		}
+		fmt.Fprintln(c.Stderr, "E: cannot find a range for root in /etc/subuid")
+		return errors.New("running mmdebstrap: exit status 1")
+	})
+	var progress, log strings.Builder
+	_, err := (&Cache{Dir: t.TempDir(), Runner: fake, Progress: &progress, Log: &log}).Ensure(context.Background(), testSpec)
+	if err == nil || !strings.Contains(err.Error(), "exit status 1: E: cannot find a range for root in /etc/subuid") {
+		t.Errorf("Ensure() = %v, want the exit status and mmdebstrap's last line", err)
+	}
+	p := progress.String()
+	if !strings.Contains(p, "| I: line 12\n") || strings.Contains(p, "| I: line 11\n") || !strings.Contains(p, "| E: cannot find") {
+		t.Errorf("progress does not end with mmdebstrap's last 20 lines:\n%s", p)
+	}
+	if !strings.Contains(log.String(), "I: line 1\n") {
+		t.Errorf("the log lacks mmdebstrap's whole output")
+	}
+}

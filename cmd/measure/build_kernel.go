@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (o *sandboxBuildOptions) engine(env *buildEnv, p *engine.Progress) (*engine
 		CacheDir:   o.cacheDir,
 		Runner:     env.runner,
 		Fetch:      env.fetch,
-		Toolchains: &toolchain.Cache{Dir: filepath.Join(o.cacheDir, "toolchain"), Runner: env.runner, Progress: tp},
+		Toolchains: &toolchain.Cache{Dir: filepath.Join(o.cacheDir, "toolchain"), Runner: env.runner, Progress: tp, Log: &lazyLog{path: filepath.Join(o.outDir, "toolchain.log")}},
 		Progress:   p,
 		KeepWork:   o.keepWork,
 	}, nil
@@ -227,4 +228,22 @@ func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.
 		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
 	}
 	return nil
+}
+
+// lazyLog is a log file created on the first write (mmdebstrap's output,
+// when a toolchain is made), so that a build that makes none leaves none.
+type lazyLog struct {
+	path string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyLog) Write(p []byte) (int, error) {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = engine.CreateLog(l.path)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Write(p)
 }
