@@ -39,7 +39,10 @@ const (
 //     hook has hashed them (the cleanup step removes them all afterwards).
 //   - SOURCE_DATE_EPOCH: every time in the tarball, so two runs agree.
 //   - TMPDIR inside the cache's tmp/, which the next Ensure empties if this
-//     one is killed.
+//     one is killed, when measure runs as root. A user's mmdebstrap works in
+//     its tempdir as a subordinate id, which cannot pass the user's private
+//     cache (nor, on Debian 12, the home directory): it keeps mmdebstrap's
+//     default, /tmp, and its own clean-up on SIGINT/SIGTERM.
 func mmdebstrapCmd(s *Spec, work, out string) *run.Cmd {
 	args := []string{"mmdebstrap", "--mode=unshare"}
 	if s.Variant != "" {
@@ -54,9 +57,10 @@ func mmdebstrapCmd(s *Spec, work, out string) *run.Cmd {
 		// Special hook: its outside path is relative to Dir, so no quoting.
 		"--customize-hook=download "+debSumsInside+" "+debSumsFile,
 		s.Suite, out, s.Mirror)
-	env := append(hostEnv(),
-		"SOURCE_DATE_EPOCH="+strconv.FormatInt(s.sourceDateEpoch(), 10),
-		"TMPDIR="+filepath.Join(work, "mmdebstrap"))
+	env := append(hostEnv(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(s.sourceDateEpoch(), 10))
+	if os.Geteuid() == 0 {
+		env = append(env, "TMPDIR="+filepath.Join(work, "mmdebstrap"))
+	}
 	return &run.Cmd{Args: args, Env: env, Dir: work}
 }
 

@@ -232,6 +232,8 @@ func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.
 
 // lazyLog is a log file created on the first write (mmdebstrap's output,
 // when a toolchain is made), so that a build that makes none leaves none.
+// A log that cannot be written drops the output rather than fail the
+// command writing it (the toolchain keeps the last lines for its errors).
 type lazyLog struct {
 	path string
 	f    *os.File
@@ -240,10 +242,12 @@ type lazyLog struct {
 
 func (l *lazyLog) Write(p []byte) (int, error) {
 	if l.f == nil && l.err == nil {
-		l.f, l.err = engine.CreateLog(l.path)
+		if l.err = os.MkdirAll(filepath.Dir(l.path), 0o755); l.err == nil {
+			l.f, l.err = engine.CreateLog(l.path)
+		}
 	}
 	if l.err != nil {
-		return 0, l.err
+		return len(p), nil
 	}
 	return l.f.Write(p)
 }
