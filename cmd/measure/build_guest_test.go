@@ -165,19 +165,30 @@ func kernelWorld(image []byte) *runtest.Fake {
 	}}
 }
 
-func TestBuildKernelFakeRunner(t *testing.T) {
-	dir := enginetest.Passable(t, t.TempDir())
-	src := []byte("linux tarball")
+// testKernelRecipe writes a kernel recipe over a fake source into a
+// directory the sandbox user may pass, and returns the directory, the
+// source and the recipe's path.
+func testKernelRecipe(t *testing.T) (dir string, src []byte, recipe string) {
+	t.Helper()
+	dir = enginetest.Passable(t, t.TempDir())
+	src = []byte("linux tarball")
 	sum := sha256.Sum256(src)
-	recipe := filepath.Join(dir, "k.yaml")
-	os.WriteFile(recipe, []byte(`name: test-kernel
+	recipe = filepath.Join(dir, "k.yaml")
+	if err := os.WriteFile(recipe, []byte(`name: test-kernel
 description: test
 source: {url: "http://example.org/linux.tar.xz", sha256: "`+hex.EncodeToString(sum[:])+`", strip: 1}
 sourceDateEpoch: 1794660961
 toolchain: {suite: trixie, mirror: http://deb.debian.org/debian, variant: buildd, packages: [flex], pins: {make: 4.4.1-2}}
 build: {dir: /build/linux, arch: x86_64, baseConfig: tinyconfig, config: [CONFIG_SMP=y], target: bzImage, timestamp: "t", user: u, host: h}
 outputs: [{from: arch/x86/boot/bzImage, name: bzImage}, {from: .config, name: config}]
-`), 0o644)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, src, recipe
+}
+
+func TestBuildKernelFakeRunner(t *testing.T) {
+	dir, src, recipe := testKernelRecipe(t)
 	image := bytes.Repeat([]byte("MZ"), 512)
 	for _, check := range []bool{false, true} {
 		t.Run(fmt.Sprintf("check=%v", check), func(t *testing.T) {

@@ -2,29 +2,13 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/measure-cc/measure/builders/engine/enginetest"
 )
 
 func TestBuildShell(t *testing.T) {
-	dir := enginetest.Passable(t, t.TempDir())
-	src := []byte("linux tarball")
-	sum := sha256.Sum256(src)
-	recipe := filepath.Join(dir, "k.yaml")
-	os.WriteFile(recipe, []byte(`name: test-kernel
-description: test
-source: {url: "http://example.org/linux.tar.xz", sha256: "`+hex.EncodeToString(sum[:])+`", strip: 1}
-sourceDateEpoch: 1794660961
-toolchain: {suite: trixie, mirror: http://deb.debian.org/debian, variant: buildd, packages: [flex], pins: {make: 4.4.1-2}}
-build: {dir: /build/linux, arch: x86_64, baseConfig: tinyconfig, config: [CONFIG_SMP=y], target: bzImage, timestamp: "t", user: u, host: h}
-outputs: [{from: arch/x86/boot/bzImage, name: bzImage}]
-`), 0o644)
+	dir, src, recipe := testKernelRecipe(t)
 	fake := kernelWorld([]byte("MZ"))
 	env := &buildEnv{runner: fake, fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}}
 	var stdout, stderr bytes.Buffer
