@@ -104,6 +104,11 @@ func TestParseRecipe(t *testing.T) {
 		{"no pins", func(s string) string { return strings.Replace(s, `, pins: {gcc-14: "1"}`, "", 1) }, "pins no package version"},
 		{"relative dir", func(s string) string { return strings.Replace(s, "dir: /build/x", "dir: build/x", 1) }, `build dir "build/x"`},
 		{"escaping output", func(s string) string { return strings.Replace(s, "from: Build/OVMF.fd", "from: ../OVMF.fd", 1) }, "want a relative path"},
+		// A hostile recipe that builds in the toolchain root or reads an
+		// output from outside the work tree is refused by the engine's
+		// validator.
+		{"dir outside the work tree", func(s string) string { return strings.Replace(s, "dir: /build/x", "dir: /usr/lib", 1) }, `directory "/usr/lib": want a path under /build`},
+		{"dir is the work tree's parent", func(s string) string { return strings.Replace(s, "dir: /build/x", "dir: /build/../etc", 1) }, "want a clean absolute path"},
 		{"bad define", func(s string) string {
 			return strings.Replace(s, "target: RELEASE}", `target: RELEASE, defines: ["A B"]}`, 1)
 		}, `define "A B"`},
