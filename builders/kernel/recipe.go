@@ -153,6 +153,9 @@ func (r *Recipe) Validate() error {
 	if r.Toolchain.Image == "" && len(r.Toolchain.Pins) == 0 {
 		bad("toolchain pins no package version")
 	}
+	if err := r.Toolchain.Validate(); err != nil {
+		bad("%v", err)
+	}
 	b := r.Build
 	if !path.IsAbs(b.Dir) || path.Clean(b.Dir) != b.Dir || b.Dir == "/" || b.Dir == "/build" || strings.HasPrefix(b.Dir, srcDir) {
 		bad("build dir %q: want a clean absolute path below /build, outside %s", b.Dir, srcDir)

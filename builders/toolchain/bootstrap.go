@@ -56,7 +56,9 @@ func mmdebstrapCmd(s *Spec, work, out string) *run.Cmd {
 		`--customize-hook=cd "$1"/var/cache/apt/archives && sha256sum -- *.deb > "$1"`+debSumsInside,
 		// Special hook: its outside path is relative to Dir, so no quoting.
 		"--customize-hook=download "+debSumsInside+" "+debSumsFile,
-		s.Suite, out, s.Mirror)
+		// No option after this: Spec.Validate checked these, and "--"
+		// keeps it so.
+		"--", s.Suite, out, s.Mirror)
 	env := append(hostEnv(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(s.sourceDateEpoch(), 10))
 	if os.Geteuid() == 0 {
 		env = append(env, "TMPDIR="+filepath.Join(work, "mmdebstrap"))
@@ -79,8 +81,8 @@ func sortedUnique(a []string) []string {
 // bootstrap runs mmdebstrap, unpacks and checks the root, and stores it as
 // an OCI image.
 func (c *Cache) bootstrap(ctx context.Context, s Spec) (*Toolchain, error) {
-	if s.Suite == "" || s.Mirror == "" {
-		return nil, fmt.Errorf("toolchain: suite %q and mirror %q must be set", s.Suite, s.Mirror)
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
 	key := s.Key()
 	work := filepath.Join(c.tmpDir(), key)

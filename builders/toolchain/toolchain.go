@@ -168,6 +168,9 @@ type record struct {
 // while it works; when ctx is cancelled it removes its temporary files and
 // returns ctx.Err().
 func (c *Cache) Ensure(ctx context.Context, s Spec) (tc *Toolchain, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}

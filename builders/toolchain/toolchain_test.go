@@ -102,6 +102,7 @@ func TestEnsureBootstrap(t *testing.T) {
 				"--include=gcc-multilib,nasm",
 				`--customize-hook=cd "$1"/var/cache/apt/archives && sha256sum -- *.deb > "$1"/tmp/measure-debs.sha256`,
 				"--customize-hook=download /tmp/measure-debs.sha256 debs.sha256",
+				"--",
 				"trixie", filepath.Join(work, "rootfs.tar"), "http://deb.debian.org/debian"},
 			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8", "TZ=UTC",
 				"SOURCE_DATE_EPOCH=1735689600", "TMPDIR=" + filepath.Join(work, "mmdebstrap")},
@@ -445,5 +446,45 @@ func TestBootstrapFailureTail(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "I: line 1\n") {
 		t.Errorf("the log lacks mmdebstrap's whole output")
+	}
+}
+
+// TestSpecValidate: a hostile recipe's toolchain fields never reach
+// mmdebstrap's command line as options or as an unsigned source.
+func TestSpecValidate(t *testing.T) {
+	good := Spec{Suite: "trixie", Mirror: "http://deb.debian.org/debian", Variant: "buildd", Packages: []string{"nasm", "python3-setuptools", "g++-14", "libc6:i386"}}
+	if err := good.Validate(); err != nil {
+		t.Errorf("Validate(good) = %v", err)
+	}
+	tests := []struct {
+		name    string
+		edit    func(s *Spec)
+		wantErr string
+	}{
+		{"hook as mirror", func(s *Spec) { s.Mirror = "--setup-hook=id > /tmp/pwned" }, "mirror"},
+		{"unsigned source line", func(s *Spec) { s.Mirror = "deb [trusted=yes] http://evil/ trixie main" }, "mirror"},
+		{"mirror with spaces", func(s *Spec) { s.Mirror = "http://a/ http://b/" }, "mirror"},
+		{"file mirror", func(s *Spec) { s.Mirror = "file:///srv/evil" }, "mirror"},
+		{"hook as suite", func(s *Spec) { s.Suite = "--customize-hook=sh" }, "suite"},
+		{"empty suite", func(s *Spec) { s.Suite = "" }, "suite"},
+		{"option as variant", func(s *Spec) { s.Variant = "buildd --hook-dir=/x" }, "variant"},
+		{"option as package", func(s *Spec) { s.Packages = []string{"--essential-hook=sh"} }, "package"},
+		{"list in a package", func(s *Spec) { s.Packages = []string{"nasm,evil"} }, "package"},
+		{"image by tag", func(s *Spec) { s.Image = "registry.example/tc:latest" }, "image"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := good
+			tc.edit(&s)
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Validate() = %v, want an error about the %s", err, tc.wantErr)
+			}
+			// Ensure refuses it before running anything.
+			fake := &runtest.Fake{}
+			if _, err := (&Cache{Dir: t.TempDir(), Runner: fake}).Ensure(context.Background(), s); err == nil || len(fake.Calls()) != 0 {
+				t.Errorf("Ensure() = %v after %d commands, want a refusal before any", err, len(fake.Calls()))
+			}
+		})
 	}
 }
