@@ -438,3 +438,28 @@ func TestLogNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintable: what a step writes reaches the terminal without its
+// control sequences (clipboard, cursor movement, a forged verdict).
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"gcc -c x.c", "gcc -c x.c"},
+		{"\x1b]52;c;cm0gLXJmIH4K\a\x1b[2A\x1b[Jrecipe x: reproducible", "?]52;c;cm0gLXJmIH4K??[2A?[Jrecipe x: reproducible"},
+		{"tab\tkept, üñí ok", "tab\tkept, üñí ok"},
+		{"c1 \u009b31m, del \x7f, bad \xff", "c1 ?31m, del ?, bad ?"},
+	}
+	for _, tc := range tests {
+		if got := run.Printable(tc.in); got != tc.want {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	var log bytes.Buffer
+	l := NewLogWriter(&log)
+	io.WriteString(l, "\x1b[2Afake\n")
+	if got := l.LastLine(); got != "?[2Afake" {
+		t.Errorf("LastLine() = %q, want the escape neutralised", got)
+	}
+	if !strings.Contains(log.String(), "\x1b[2Afake") {
+		t.Errorf("the log file lost the raw bytes")
+	}
+}

@@ -4,19 +4,24 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strings"
 	"sync"
+
+	"github.com/measure-cc/measure/builders/run"
 )
 
 // tailLines is how many log lines a failed step shows on stderr.
 const tailLines = 20
 
 // LogWriter writes a build log, serialising writes and remembering the last
-// lines for progress reports and errors.
+// lines for progress reports and errors. The log file gets the bytes as
+// written; the lines it remembers (which reach the terminal) are
+// run.Printable.
 type LogWriter struct {
 	mu   sync.Mutex
 	w    io.Writer
 	cur  []byte
-	tail [][]byte
+	tail []string
 }
 
 // NewLogWriter returns a LogWriter writing to w.
@@ -39,7 +44,7 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 				if len(l.tail) == tailLines {
 					l.tail = append(l.tail[:0], l.tail[1:]...)
 				}
-				l.tail = append(l.tail, append([]byte(nil), l.cur...))
+				l.tail = append(l.tail, run.Printable(string(l.cur)))
 			}
 			l.cur = l.cur[:0]
 		} else if len(l.cur) < 300 {
@@ -49,23 +54,19 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// LastLine returns the last complete line written, trimmed.
+// LastLine returns the last complete line written, trimmed and Printable.
 func (l *LogWriter) LastLine() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.tail) == 0 {
 		return ""
 	}
-	return string(bytes.TrimSpace(l.tail[len(l.tail)-1]))
+	return strings.TrimSpace(l.tail[len(l.tail)-1])
 }
 
-// Tail returns the last (up to 20) complete lines.
+// Tail returns the last (up to 20) complete lines, Printable.
 func (l *LogWriter) Tail() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]string, len(l.tail))
-	for i, t := range l.tail {
-		out[i] = string(t)
-	}
-	return out
+	return append([]string(nil), l.tail...)
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Cmd is one external process.
@@ -144,4 +146,29 @@ func (c *Cmd) short() string {
 func IsExit(err error) bool {
 	var ee *exec.ExitError
 	return errors.As(err, &ee)
+}
+
+// Printable returns s with every control character but tab (C0, DEL, C1)
+// and every byte that is not UTF-8 replaced by '?', so that a line a build
+// step wrote can be shown on a terminal without the step driving it:
+// escape sequences that move the cursor and rewrite earlier lines (a forged
+// "reproducible"), set the clipboard, or make the terminal answer into its
+// input.
+func Printable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			b.WriteByte('?')
+		case r == '\t':
+			b.WriteByte('\t')
+		case unicode.IsControl(r):
+			b.WriteByte('?')
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
 }

@@ -264,7 +264,7 @@ func (t *tailWriter) lines(n int) []string {
 	var out []string
 	for _, l := range strings.Split(string(t.buf), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
+			out = append(out, run.Printable(l))
 		}
 	}
 	if len(out) > n {
