@@ -256,6 +256,9 @@ func (e *Engine) Build(ctx context.Context, j *Job, o Options) (res *Result, err
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := CheckRootOwned(o.OutDir); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
 	unlock, err := e.lock(ctx)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ const keepSuffix = ".keep"
 // lock takes the cache's build lock, waiting (and saying so) while another
 // build holds it, and then removes work trees that interrupted builds left.
 func (e *Engine) lock(ctx context.Context) (unlock func(), err error) {
-	if err := mkdirPrivate(e.CacheDir); err != nil {
+	if err := e.cacheDir(); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(e.CacheDir, "build.lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
@@ -78,4 +78,28 @@ func (e *Engine) sweep() {
 		e.Progress.Linef("removing %s, left by an interrupted build", p)
 		os.RemoveAll(p)
 	}
+}
+
+// cacheDir makes the cache directory, or checks that an existing one is a
+// cache (empty, or holding build.lock): measure changes the owner and mode
+// of its cache, which must never be /etc or a home directory given by
+// mistake. As root, only root may be able to change the way to it.
+func (e *Engine) cacheDir() error {
+	ents, err := os.ReadDir(e.CacheDir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := mkdirPrivate(e.CacheDir); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("cache: %w", err)
+	case len(ents) > 0:
+		if _, err := os.Lstat(filepath.Join(e.CacheDir, "build.lock")); err != nil {
+			return fmt.Errorf("cache %q: a directory that is neither empty nor a measure cache (no build.lock)", e.CacheDir)
+		}
+	}
+	if err := CheckRootOwned(e.CacheDir); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
 }

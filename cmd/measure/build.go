@@ -72,11 +72,14 @@ type buildOptions struct {
 }
 
 func defaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "measure")
-	}
+	// Root's cache is /var/cache/measure whatever the environment says: an
+	// XDG_CACHE_HOME kept by sudo -E would put root's cache in a
+	// directory the user controls.
 	if os.Geteuid() == 0 {
 		return "/var/cache/measure"
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "measure")
 	}
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "measure")
