@@ -1,6 +1,7 @@
 package toolchain
 
 import (
+	"errors"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -146,8 +147,8 @@ func (c *Cache) fromLayout(ctx context.Context, s Spec, r *record) (*Toolchain, 
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Layers) != len(r.Layers) {
-		return nil, fmt.Errorf("%d layers, record says %d", len(m.Layers), len(r.Layers))
+	if len(m.Layers) != len(r.Layers) || len(r.DiffIDs) != len(r.Layers) || len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("%d layers and %d diffIDs, record says %d and %d", len(m.Layers), len(cfg.RootFS.DiffIDs), len(r.Layers), len(r.DiffIDs))
 	}
 	files := make([]string, len(m.Layers))
 	for i, l := range m.Layers {
@@ -195,7 +196,40 @@ func (c *Cache) unpackFiles(ctx context.Context, s Spec, r *record, m *v1.Manife
 	if err := u.finish(); err != nil {
 		return nil, err
 	}
+	// The pins were checked against the package list the image's label
+	// claims; what counts is the root's own dpkg database.
+	have, err := c.packages(ctx, tmpRoot)
+	if err != nil {
+		return nil, fmt.Errorf("toolchain %s: %w", r.Digest, err)
+	}
+	if err := samePackages(r.Packages, have); err != nil {
+		return nil, fmt.Errorf("toolchain %s: %w", r.Digest, err)
+	}
 	return c.install(s, r, tmpRoot)
+}
+
+// samePackages checks that the packages an image's label lists are, by name,
+// version and architecture, the ones its root's dpkg database holds.
+func samePackages(label, root []Package) error {
+	key := func(p Package) string { return p.Name + " " + p.Version + " " + p.Arch }
+	want := map[string]bool{}
+	for _, p := range label {
+		want[key(p)] = true
+	}
+	var errs []error
+	for _, p := range root {
+		if !want[key(p)] {
+			errs = append(errs, fmt.Errorf("the root holds %s %s (%s), which its label does not list", p.Name, p.Version, p.Arch))
+		}
+		delete(want, key(p))
+	}
+	for k := range want {
+		errs = append(errs, fmt.Errorf("its label lists %s, which the root does not hold", k))
+	}
+	if len(errs) > 3 {
+		errs = append(errs[:3], fmt.Errorf("and %d more differences", len(errs)-3))
+	}
+	return errors.Join(errs...)
 }
 
 func readBlob(read func(v1.Hash) ([]byte, error), h v1.Hash) ([]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/measure-cc/measure/builders/run"
 	"github.com/measure-cc/measure/builders/run/runtest"
 )
 
@@ -140,15 +142,17 @@ func TestEnsurePullLying(t *testing.T) {
 			l.mu.Unlock()
 
 			dir := filepath.Join(t.TempDir(), "cache")
-			fake := &runtest.Fake{}
+			fake := dpkgOf(pullPkgs)
 			c := &Cache{Dir: dir, Runner: fake}
 			spec := Spec{Image: ref, Pins: map[string]string{"nasm": "2.16.03-1"}}
 			tc1, err := c.Ensure(context.Background(), spec)
 			if got := l.getCount(); got != 1 {
 				t.Errorf("blob %s fetched %d times, want once", target.Digest, got)
 			}
-			if len(fake.Calls()) != 0 {
-				t.Errorf("Ensure ran %v, want nothing", fake.Calls())
+			for _, c := range fake.Calls() {
+				if c.Args[0] != "dpkg-query" {
+					t.Errorf("Ensure ran %v, want only dpkg-query on the unpacked root", c.Args)
+				}
 			}
 			checkNoTrojan(t, dir)
 			if tc.wantErr != "" {
@@ -248,5 +252,35 @@ func TestCheckManifest(t *testing.T) {
 	other := append(bytes.Clone(raw), ' ')
 	if _, err := checkManifest(other, d); err == nil || !strings.Contains(err.Error(), "manifest: digest mismatch") {
 		t.Errorf("checkManifest(other bytes) error = %v, want a digest mismatch", err)
+	}
+}
+
+// dpkgOf plays dpkg-query for a root that holds pkgs.
+func dpkgOf(pkgs []Package) *runtest.Fake {
+	return &runtest.Fake{Hook: func(c *run.Cmd) error {
+		if c.Args[0] != "dpkg-query" {
+			return fmt.Errorf("unexpected command %q", c.Args)
+		}
+		for _, p := range pkgs {
+			fmt.Fprintf(c.Stdout, "ii \t%s\t%s\t%s\n", p.Name, p.Version, p.Arch)
+		}
+		return nil
+	}}
+}
+
+// TestEnsurePullLabelLies: an image whose label claims the pinned package
+// versions while its root holds others is refused: the pins are checked
+// against the root's own dpkg database.
+func TestEnsurePullLabelLies(t *testing.T) {
+	_, ref, _ := pushImage(t, pullPkgs)
+	root := append([]Package(nil), pullPkgs...)
+	root[0].Version = "0.0-trojan"
+	dir := filepath.Join(t.TempDir(), "cache")
+	_, err := (&Cache{Dir: dir, Runner: dpkgOf(root)}).Ensure(context.Background(), Spec{Image: ref, Pins: map[string]string{"nasm": "2.16.03-1"}})
+	if err == nil || !strings.Contains(err.Error(), "0.0-trojan") {
+		t.Errorf("Ensure() = %v, want the root's own version named", err)
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, "toolchains")); len(des) != 0 {
+		t.Errorf("a refused image left records %v", des)
 	}
 }

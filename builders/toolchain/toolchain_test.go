@@ -242,7 +242,11 @@ func TestEnsureDistrust(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ran := len(fake.Calls()) > 0; ran != tc.rebuild {
+			ran := false
+			for _, c := range fake.Calls() {
+				ran = ran || c.Args[0] == "mmdebstrap"
+			}
+			if ran != tc.rebuild {
 				t.Errorf("second Ensure ran %v, want mmdebstrap run = %v", fake.Calls(), tc.rebuild)
 			}
 			if !strings.Contains(progress.String(), tc.progress) {
