@@ -1,12 +1,12 @@
 package toolchain
 
 import (
-	"errors"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
