@@ -399,7 +399,7 @@ func writeArtifact(p string, data []byte) (Artifact, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return Artifact{}, err
 	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	if err := engine.WriteFileAtomic(p, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return Artifact{}, err
 	}
 	return Artifact{Name: filepath.Base(p), Path: p, SHA256: sha256Hex(data), Size: int64(len(data))}, nil

@@ -33,6 +33,7 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/run"
 )
 
@@ -264,7 +265,7 @@ func (b *Builder) Build(ctx context.Context, spec *Spec, out string) (*Result, e
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+	if err := engine.WriteFileAtomic(out, 0o644, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return nil, err
 	}
 	res.Archive = Artifact{Name: filepath.Base(out), Path: out, SHA256: sha256Hex(buf.Bytes()), Size: int64(buf.Len())}
