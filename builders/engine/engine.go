@@ -392,7 +392,9 @@ func (e *Engine) Shell(ctx context.Context, j *Job, args []string, stdin io.Read
 	} else {
 		defer os.RemoveAll(work)
 	}
-	log := NewLogWriter(stderr)
+	// The prepare steps' output is shown only when one fails (its last
+	// lines); the command's own goes to the caller.
+	log := NewLogWriter(io.Discard)
 	for _, st := range j.Steps {
 		if !st.Prepare {
 			continue
