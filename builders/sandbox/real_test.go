@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/builders/sandbox/internal/probereport"
 )
 
 // These tests run the real sandbox (bubblewrap) with a static probe program
@@ -106,26 +107,7 @@ func private(t *testing.T) string {
 	return d
 }
 
-type report struct {
-	UID, GID, EUID int
-	UIDMap         string
-	CapBnd, CapEff string
-	NoNewPrivs     string
-	Mounts         map[string]string
-	WriteRoot      string
-	WriteBase      string
-	WriteWork      string
-	TTY            string
-	TIOCSTI        []string
-	Up             []string
-	Interfaces     []string
-	Dial           string
-	SetuidEUID     string
-	Host           string
-	Procs          int
-	Devs           []string
-	Userns         string
-}
+type report = probereport.Report
 
 func TestSandboxFromInside(t *testing.T) {
 	requireSandbox(t)

@@ -17,46 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// Report is what the probe found.
-type Report struct {
-	UID, GID, EUID int
-	UIDMap         string
-	CapBnd, CapEff string
-	NoNewPrivs     string
-	// Mounts lists each mount point with its options.
-	Mounts map[string]string
-	// WriteRoot is the error of creating a file in /usr (want read-only).
-	WriteRoot string
-	// WriteBase is the error of creating a file in / (want read-only).
-	WriteBase string
-	// WriteWork is the error of creating a file in the work tree (want none).
-	WriteWork string
-	// TTY is the error of opening /dev/tty.
-	TTY string
-	// TIOCSTI is the error of pushing a byte into fds 0-2's terminal, per fd.
-	TIOCSTI []string
-	// Sid and Pid: a new session makes the step's session not the caller's.
-	Sid, Pid, Ppid int
-	// Up lists the network interfaces that are up.
-	Up []string
-	// Interfaces lists every interface.
-	Interfaces []string
-	// Dial is the error of a TCP connection to the address given as
-	// argument 2 (the host's loopback listener).
-	Dial string
-	// SetuidEUID is the euid the setuid-root copy of the probe reports.
-	SetuidEUID string
-	// Host is the error of stat on the host path given as argument 3.
-	Host string
-	// Procs counts the processes in /proc.
-	Procs int
-	// Devs lists /dev.
-	Devs []string
-	// Userns is the error of creating a nested user namespace.
-	Userns string
-}
+	"github.com/measure-cc/measure/builders/sandbox/internal/probereport"
+)
 
 func errString(err error) string {
 	if err == nil {
@@ -97,7 +60,7 @@ func main() {
 		time.Sleep(time.Hour)
 		return
 	}
-	r := Report{UID: os.Getuid(), GID: os.Getgid(), EUID: os.Geteuid(), Pid: os.Getpid(), Ppid: os.Getppid(), Mounts: map[string]string{}}
+	r := probereport.Report{UID: os.Getuid(), GID: os.Getgid(), EUID: os.Geteuid(), Pid: os.Getpid(), Ppid: os.Getppid(), Mounts: map[string]string{}}
 	if b, err := os.ReadFile("/proc/self/uid_map"); err == nil {
 		r.UIDMap = strings.Join(strings.Fields(string(b)), " ")
 	}
