@@ -290,14 +290,11 @@ func (e *Engine) Build(ctx context.Context, j *Job, o Options) (res *Result, err
 	if err != nil {
 		return nil, err
 	}
-	if e.KeepWork {
-		if err := os.WriteFile(work+keepSuffix, nil, 0o600); err != nil {
-			return nil, err
-		}
-		e.Progress.Linef("work tree kept at %s", work)
-	} else {
-		defer os.RemoveAll(work)
+	done, err := e.keepOrRemove(work)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	fmt.Fprintf(log, "# build %s\n# toolchain %s\n", j.Name, tc.Digest)
 	t0 := e.now()
 	for _, st := range j.Steps {
@@ -323,6 +320,19 @@ func (e *Engine) Build(ctx context.Context, j *Job, o Options) (res *Result, err
 	res.Finished = e.now()
 	e.Progress.Linef("built %s in %s", j.Name, res.BuildTime.Round(time.Second))
 	return res, nil
+}
+
+// keepOrRemove returns what to do with work when the build ends: with
+// KeepWork, mark it kept (the next build's sweep leaves it) and say where it
+// is; otherwise remove it.
+func (e *Engine) keepOrRemove(work string) (done func(), err error) {
+	if !e.KeepWork {
+		return func() { os.RemoveAll(work) }, nil
+	}
+	if err := os.WriteFile(work+keepSuffix, nil, 0o600); err != nil {
+		return nil, err
+	}
+	return func() { e.Progress.Linef("work tree kept at %s", work) }, nil
 }
 
 // spec is the sandbox of one step of j.
@@ -387,11 +397,11 @@ func (e *Engine) Shell(ctx context.Context, j *Job, args []string, stdin io.Read
 	if err != nil {
 		return err
 	}
-	if e.KeepWork {
-		e.Progress.Linef("work tree kept at %s", work)
-	} else {
-		defer os.RemoveAll(work)
+	done, err := e.keepOrRemove(work)
+	if err != nil {
+		return err
 	}
+	defer done()
 	// The prepare steps' output is shown only when one fails (its last
 	// lines); the command's own goes to the caller.
 	log := NewLogWriter(io.Discard)
