@@ -463,3 +463,24 @@ func TestPrintable(t *testing.T) {
 		t.Errorf("the log file lost the raw bytes")
 	}
 }
+
+// TestKeepWork: --keep-work keeps the work tree, and the next build's sweep
+// of killed builds' trees leaves it.
+func TestKeepWork(t *testing.T) {
+	e, _, _, progress := testEngine(t, writeOutput([]byte("fw")))
+	e.KeepWork = true
+	if _, err := e.Build(context.Background(), testJob(), Options{OutDir: t.TempDir(), WorkName: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(e.CacheDir, "work/k")
+	if !strings.Contains(progress.String(), "work tree kept at "+kept) {
+		t.Errorf("progress does not say where the tree is:\n%s", progress)
+	}
+	e.KeepWork = false
+	if _, err := e.Build(context.Background(), testJob(), Options{OutDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(kept, "tree/out/fw.fd")); err != nil {
+		t.Errorf("the kept work tree did not survive the next build: %v", err)
+	}
+}
