@@ -122,7 +122,8 @@ namespaces, no host path but the work tree and the read-only sources, a
 fixed path, hostname, umask, time zone and locale. It needs bubblewrap and
 mmdebstrap (Debian packages of those names) and user namespaces; not root.
 SIGINT or SIGTERM ends every process of the build, removes its work tree
-and exits 130 or 143.
+and exits 130 or 143. Run as root, --out and --cache must lie in directories
+only root can change. 'measure build shell' shows the sandbox from inside.
 
 Sources and toolchain roots are cached under --cache, keyed by sha256.
 With --check the recipe is built twice under different outside conditions
