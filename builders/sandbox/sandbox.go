@@ -114,16 +114,6 @@ type Spec struct {
 	Privileged *bool
 }
 
-// HostPath returns where path inside the sandbox's work tree lives on the
-// host, or an error when path is not under WorkMount.
-func (s *Spec) HostPath(p string) (string, error) {
-	rel, ok := WorkRel(p)
-	if !ok {
-		return "", fmt.Errorf("sandbox: %q is not under %s", p, WorkMount)
-	}
-	return filepath.Join(s.Work, rel), nil
-}
-
 // WorkRel returns p relative to WorkMount, and whether p lies under it.
 func WorkRel(p string) (string, bool) {
 	p = path.Clean("/" + p)
