@@ -484,3 +484,15 @@ func TestKeepWork(t *testing.T) {
 		t.Errorf("the kept work tree did not survive the next build: %v", err)
 	}
 }
+
+// TestPreflightNamesPackages: without bwrap and mmdebstrap on PATH, the
+// error names both Debian packages, before anything is downloaded.
+func TestPreflightNamesPackages(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := Preflight()
+	for _, want := range []string{"apt-get install bubblewrap", "apt-get install mmdebstrap"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Preflight() = %v, want %q", err, want)
+		}
+	}
+}

@@ -330,10 +330,9 @@ var ErrMissing = errors.New("missing on this host")
 // Its error names the Debian package or setting that fixes it.
 func Preflight() error {
 	var errs []error
+	// Looked up in PATH, as the runner will.
 	if _, err := exec.LookPath(Program); err != nil {
-		if _, err := os.Stat("/usr/bin/" + Program); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s (apt-get install bubblewrap)", ErrMissing, Program))
-		}
+		errs = append(errs, fmt.Errorf("%w: %s (apt-get install bubblewrap)", ErrMissing, Program))
 	}
 	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		errs = append(errs, fmt.Errorf("%w: user namespaces (sysctl user.max_user_namespaces is 0)", ErrMissing))

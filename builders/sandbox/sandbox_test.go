@@ -149,3 +149,27 @@ func TestEnviron(t *testing.T) {
 		t.Errorf("Environ() (-want +got):\n%s", diff)
 	}
 }
+
+func TestIDFree(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(f, []byte("root:x:0:0:root:/root:/bin/bash\nbuilder:x:1879048192:100::/:/bin/sh\n"), 0o644)
+	if err := idFree(f, HostID); err == nil || !strings.Contains(err.Error(), `belongs to "builder"`) {
+		t.Errorf("idFree(taken) = %v, want the user named", err)
+	}
+	if err := idFree(f, 4242); err != nil {
+		t.Errorf("idFree(free) = %v", err)
+	}
+	if err := idFree(filepath.Join(t.TempDir(), "none"), HostID); err != nil {
+		t.Errorf("idFree(no database) = %v", err)
+	}
+}
+
+// TestPreflightNamesPackage: without bwrap on PATH (where the runner looks
+// for it), the error names the Debian package.
+func TestPreflightNamesPackage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := Preflight()
+	if err == nil || !strings.Contains(err.Error(), "apt-get install bubblewrap") {
+		t.Errorf("Preflight() = %v, want the package named", err)
+	}
+}
