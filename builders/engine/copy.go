@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/measure-cc/measure/internal/atomicfile"
 )
 
 // maxOutput bounds one output file.
@@ -66,32 +68,8 @@ func CopyOut(work, rel, dst string) (File, error) {
 	return File{Path: dst, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
-// WriteFileAtomic writes a file at dst through write: into a temporary file
-// in dst's directory, synced, then renamed over dst, so that dst is either
-// absent (or its old self) or whole. A symlink at dst is replaced, never
-// followed.
-func WriteFileAtomic(dst string, perm os.FileMode, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+// WriteFileAtomic writes a file at dst through write, whole or not at all
+// (see internal/atomicfile): a symlink at dst is replaced, never followed.
+func WriteFileAtomic(dst string, perm os.FileMode, write func(io.Writer) error) error {
+	return atomicfile.Write(dst, perm, write)
 }

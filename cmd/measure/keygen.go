@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,14 +74,22 @@ key's DER), which DSSE signatures carry; the private key is never printed.`,
 	return cmd
 }
 
-// writeKeyPair creates both files or neither: the private key with mode
-// 0600, the public key with 0644, whatever the umask. Existing files are
-// not touched.
+// writeKeyPair writes the public key, then the private key, each whole
+// (a temporary file, synced, then linked into place: an existing file is
+// never overwritten), the private one with mode 0600, the public one 0644,
+// whatever the umask. A private key therefore never exists without its
+// public half, even when keygen is killed between the two; a failure
+// removes what it linked.
 func writeKeyPair(keyPath, pubPath string, priv, pub []byte) (err error) {
-	var created []string
+	for _, p := range []string{keyPath, pubPath} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%q exists; keygen does not overwrite keys", p)
+		}
+	}
+	var linked []string
 	defer func() {
 		if err != nil {
-			for _, p := range created {
+			for _, p := range linked {
 				os.Remove(p)
 			}
 		}
@@ -89,18 +98,24 @@ func writeKeyPair(keyPath, pubPath string, priv, pub []byte) (err error) {
 		path string
 		data []byte
 		mode os.FileMode
-	}{{keyPath, priv, 0o600}, {pubPath, pub, 0o644}} {
-		file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+	}{{pubPath, pub, 0o644}, {keyPath, priv, 0o600}} {
+		tmp, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp-*")
+		if err != nil {
+			return err
+		}
+		err = writeAndClose(tmp, f.data, f.mode)
+		if err == nil {
+			// link, unlike rename, fails when the name exists.
+			err = os.Link(tmp.Name(), f.path)
+		}
+		os.Remove(tmp.Name())
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%q exists; keygen does not overwrite keys", f.path)
 		}
 		if err != nil {
-			return err
-		}
-		created = append(created, f.path)
-		if err := writeAndClose(file, f.data, f.mode); err != nil {
 			return fmt.Errorf("writing %q: %w", f.path, err)
 		}
+		linked = append(linked, f.path)
 	}
 	return nil
 }

@@ -99,6 +99,11 @@ func TestKeygenErrors(t *testing.T) {
 	if err := os.WriteFile(pubOnly+".pub", []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	planted := filepath.Join(dir, "planted")
+	if err := os.Symlink(victim, planted+".key"); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -106,6 +111,7 @@ func TestKeygenErrors(t *testing.T) {
 		wantErr  string
 	}{
 		{"no out", []string{"keygen"}, exitUsage, "--out is required"},
+		{"symlink planted at the key's name", []string{"keygen", "--out", planted}, exitError, "planted.key\" exists"},
 		{"unknown alg", []string{"keygen", "--out", filepath.Join(dir, "x"), "--alg", "rsa"}, exitUsage, `key algorithm "rsa" is unknown`},
 		{"arguments", []string{"keygen", "--out", filepath.Join(dir, "y"), "extra"}, exitUsage, "unknown command"},
 		{"key exists", []string{"keygen", "--out", existing}, exitError, "exists; keygen does not overwrite"},
@@ -126,6 +132,18 @@ func TestKeygenErrors(t *testing.T) {
 	after, err := os.ReadFile(existing + ".key")
 	if err != nil || string(after) != string(before) {
 		t.Errorf("keygen changed the existing key")
+	}
+	if _, err := os.Lstat(victim); !os.IsNotExist(err) {
+		t.Errorf("keygen wrote through a planted symlink: %v", err)
+	}
+	if _, err := os.Lstat(planted + ".pub"); !os.IsNotExist(err) {
+		t.Errorf("keygen wrote %s.pub although the key's name was taken: %v", planted, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("keygen left a temporary file %s", e.Name())
+		}
 	}
 	if _, err := os.Stat(pubOnly + ".key"); !os.IsNotExist(err) {
 		t.Errorf("keygen left %s.key behind after failing on the public key: %v", pubOnly, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/internal/atomicfile"
 	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
 )
@@ -124,7 +125,7 @@ func writePulled(dir string, p *oci.Pulled) ([]string, pullOutput, error) {
 		return nil, out, err
 	}
 	fw := filepath.Join(dir, p.Name) // oci.Pull accepts names without directories only
-	if err := os.WriteFile(fw, p.Data, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(fw, 0o644, p.Data); err != nil {
 		return nil, out, err
 	}
 	out.Firmware = fw
@@ -139,7 +140,7 @@ func writePulled(dir string, p *oci.Pulled) ([]string, pullOutput, error) {
 		}
 		_, hex, _ := strings.Cut(a.Digest, ":")
 		path := filepath.Join(dir, fmt.Sprintf("%s.%s.dsse.json", kind, hex[:min(12, len(hex))]))
-		if err := os.WriteFile(path, a.Envelope, 0o644); err != nil {
+		if err := atomicfile.WriteBytes(path, 0o644, a.Envelope); err != nil {
 			return nil, out, err
 		}
 		files = append(files, path)

@@ -57,6 +57,14 @@ func TestPushPull(t *testing.T) {
 				f.run(t, 0, "verify", "--key", f.a+".pub", "--artifact", files[0], env)
 			}
 
+			// A symlink planted at the firmware's name is replaced, never
+			// written through.
+			victim := filepath.Join(t.TempDir(), "victim")
+			os.WriteFile(victim, []byte("keep"), 0o644)
+			os.Remove(files[0])
+			if err := os.Symlink(victim, files[0]); err != nil {
+				t.Fatal(err)
+			}
 			var js pullOutput
 			if err := json.Unmarshal([]byte(f.run(t, 0, "pull", ref, "--key", f.a+".pub", "--key", f.b+".pub", "--out", out, "--output", "json")), &js); err != nil {
 				t.Fatal(err)
@@ -67,6 +75,12 @@ func TestPushPull(t *testing.T) {
 			}
 			if js.Annotations[oci.AnnotationSNPMeasurement] != trixieSNPEPYCv4x4 || len(keys) != 2 {
 				t.Errorf("pull --output json: %+v, want the SEV-SNP annotation %s and 2 attestations", js, trixieSNPEPYCv4x4)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "keep" {
+				t.Errorf("pull wrote through a symlink at %s: the target holds %d bytes", files[0], len(b))
+			}
+			if st, err := os.Lstat(files[0]); err != nil || !st.Mode().IsRegular() {
+				t.Errorf("%s after pull: %v, %v; want a regular file", files[0], st, err)
 			}
 			slices.Sort(keys)
 			// envA has one signature (a), envAB two (a, b).

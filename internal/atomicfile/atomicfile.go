@@ -1,0 +1,48 @@
+// Package atomicfile writes files whole or not at all: into a temporary
+// file in the destination's directory, synced, then renamed over the
+// destination. A symlink at the destination is replaced, never followed;
+// an interrupted or failed write (a full disk, a signal) leaves the old
+// file, or none, and no partial one.
+package atomicfile
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Write writes the file at dst through write, with mode perm exactly
+// (whatever the umask).
+func Write(dst string, perm os.FileMode, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+// WriteBytes writes data to dst with Write.
+func WriteBytes(dst string, perm os.FileMode, data []byte) error {
+	return Write(dst, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
