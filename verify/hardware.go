@@ -191,8 +191,15 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	if blk, _ := pem.Decode(intelRootPEM); blk != nil {
 		h.VendorRoot = bytes.Equal(blk.Bytes, der)
 	}
-	if err := tdxverify.TdxQuote(q.proto, opts); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
+	var verr error
+	if err := recoverPanic("go-tdx-guest", func() error {
+		verr = tdxverify.TdxQuote(q.proto, opts)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("%w: TDX quote: %v", ErrMalformed, err)
+	}
+	if verr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, verr)
 	}
 	return h, nil
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -26,7 +27,8 @@ type SNPReport struct {
 // ParseSNPReport parses a binary SEV-SNP attestation report of exactly
 // SNPReportSize bytes, or an extended report: the report followed by its
 // certificate table (SNP_GET_EXT_REPORT; GUID-indexed entries ending with a
-// zero entry).
+// zero entry) and zero padding. Other bytes after the report are
+// ErrMalformed.
 func ParseSNPReport(b []byte) (*SNPReport, error) {
 	if len(b) < SNPReportSize {
 		return nil, fmt.Errorf("%w: SEV-SNP report is %d bytes, want %d", ErrTruncated, len(b), SNPReportSize)
@@ -35,26 +37,25 @@ func ParseSNPReport(b []byte) (*SNPReport, error) {
 	if err := abi.ValidateReportFormat(r.raw); err != nil {
 		return nil, fmt.Errorf("%w: SEV-SNP report: %v", ErrMalformed, err)
 	}
-	if len(b) == SNPReportSize {
-		p, err := abi.ReportToProto(r.raw)
-		if err != nil {
-			return nil, fmt.Errorf("%w: SEV-SNP report: %v", ErrMalformed, err)
-		}
-		r.proto = p
-		return r, nil
-	}
-	p, err := abi.ReportToProto(r.raw)
-	if err != nil {
+	var p *spb.Report
+	if err := recoverPanic("go-sev-guest", func() (err error) {
+		p, err = abi.ReportToProto(r.raw)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("%w: SEV-SNP report: %v", ErrMalformed, err)
 	}
-	table := new(abi.CertTable)
-	if err := table.Unmarshal(b[SNPReportSize:]); err != nil {
+	r.proto = p
+	if len(b) == SNPReportSize {
+		return r, nil
+	}
+	entries, err := parseCertTable(b[SNPReportSize:])
+	if err != nil {
 		return nil, fmt.Errorf("%w: extended SEV-SNP report: certificate table at %#x: %v", ErrMalformed, SNPReportSize, err)
 	}
 	// The entries are sorted here rather than by CertTable.Proto, which logs
 	// a warning on standard output when the table has no VCEK or VLEK.
 	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
-	for _, e := range table.Entries {
+	for _, e := range entries {
 		switch e.GUID.String() {
 		case abi.VcekGUID:
 			chain.VcekCert = e.RawCert
@@ -68,8 +69,40 @@ func ParseSNPReport(b []byte) (*SNPReport, error) {
 			chain.Extras[e.GUID.String()] = e.RawCert
 		}
 	}
-	r.proto, r.certs = p, chain
+	r.certs = chain
 	return r, nil
+}
+
+// parseCertTable reads the certificate table of an extended report (SEV-SNP
+// ABI, SNP_GET_EXT_REPORT: entries of a GUID, a 32-bit offset and a 32-bit
+// length, ending with a zero entry, then the certificates). Offsets and
+// lengths are added in 64 bits: go-sev-guest v0.15.0's CertTable.Unmarshal
+// adds them in 32 and slices out of range when the sum wraps. After the
+// header and the last certificate only zero padding may follow, as the
+// kernel's page-sized buffer has.
+func parseCertTable(b []byte) ([]abi.CertTableEntry, error) {
+	var header []abi.CertTableHeaderEntry
+	if err := recoverPanic("go-sev-guest", func() (err error) {
+		header, err = abi.ParseSnpCertTableHeader(b)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	end := uint64(len(header)+1) * abi.CertTableEntrySize
+	var entries []abi.CertTableEntry
+	for i, h := range header {
+		off, n := uint64(h.Offset), uint64(h.Length)
+		if off+n > uint64(len(b)) {
+			return nil, fmt.Errorf("entry %d: certificate at %#x, %d bytes, runs past the table's %d bytes", i, off, n, len(b))
+		}
+		entries = append(entries, abi.CertTableEntry{GUID: h.GUID, RawCert: append([]byte(nil), b[off:off+n]...)})
+		end = max(end, off+n)
+	}
+	tail := b[end:]
+	if rest := bytes.TrimLeft(tail, "\x00"); len(rest) > 0 {
+		return nil, fmt.Errorf("%d bytes trail the table's %d bytes and are not zero padding (byte %#x at %#x)", len(tail), end, rest[0], end+uint64(len(tail)-len(rest)))
+	}
+	return entries, nil
 }
 
 // Platform implements Evidence.

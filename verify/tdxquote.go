@@ -28,8 +28,9 @@ const (
 // "TD_ATTRIBUTES").
 const tdAttributesDebug = 1 << 0
 
-// ParseTDXQuote parses a binary TDX quote. go-tdx-guest v0.3.1 reads
-// version 4; a version 5 quote is ErrUnsupported.
+// ParseTDXQuote parses a binary TDX quote of exactly the length its
+// header and signature data length give: bytes after it are ErrMalformed.
+// go-tdx-guest v0.3.1 reads version 4; a version 5 quote is ErrUnsupported.
 func ParseTDXQuote(b []byte) (*TDXQuote, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: TDX quote is %d bytes, want at least %d", ErrTruncated, len(b), abi.QuoteMinSize)
@@ -44,7 +45,14 @@ func ParseTDXQuote(b []byte) (*TDXQuote, error) {
 	if len(b) < abi.QuoteMinSize {
 		return nil, fmt.Errorf("%w: TDX quote is %d bytes, want at least %d", ErrTruncated, len(b), abi.QuoteMinSize)
 	}
-	q, err := abi.QuoteToProto(b)
+	if err := checkTDXQuoteV4Layout(b); err != nil {
+		return nil, err
+	}
+	var q any
+	err := recoverPanic("go-tdx-guest", func() (err error) {
+		q, err = abi.QuoteToProto(b)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: TDX quote: %v", ErrMalformed, err)
 	}
@@ -56,6 +64,91 @@ func ParseTDXQuote(b []byte) (*TDXQuote, error) {
 		return nil, fmt.Errorf("%w: TDX quote: %v", ErrMalformed, err)
 	}
 	return &TDXQuote{raw: append([]byte(nil), b...), proto: v4}, nil
+}
+
+// Layout of a version 4 quote (Intel TDX DCAP Quote Generation Library and
+// Quote Verification Library, Appendix A "Quote Format", TDX 1.0): the
+// length fields go-tdx-guest v0.3.1 slices by without checking them first.
+const (
+	// quoteHeaderSize is the Quote Header (table "Quote Header").
+	quoteHeaderSize = 0x30
+	// quoteBodyV4Size is the TD Quote Body (table "TD Quote Body").
+	quoteBodyV4Size = 0x248
+	// quoteSigDataLenOffset is the 32-bit Quote Signature Data Length.
+	quoteSigDataLenOffset = quoteHeaderSize + quoteBodyV4Size
+	// quoteSigDataOffset is the Quote Signature Data (table "ECDSA 256-bit
+	// Quote Signature Data Structure - Version 4").
+	quoteSigDataOffset = quoteSigDataLenOffset + 4
+	// quoteSignatureSize and quoteAttestKeySize: the ECDSA signature over
+	// the header and body, and the attestation public key (P-256 r||s, x||y).
+	quoteSignatureSize = 0x40
+	quoteAttestKeySize = 0x40
+	// certDataHeaderSize is the Certification Data header (table
+	// "Certification Data"): a 16-bit type and a 32-bit size.
+	certDataHeaderSize = 2 + 4
+	// certTypeQEReport is Certification Data Type 6, QE Report
+	// Certification Data; certTypePCKChain is type 5, the PCK leaf, its
+	// intermediate and root certificates in PEM.
+	certTypeQEReport = 6
+	certTypePCKChain = 5
+	// qeReportSize and qeReportSignatureSize: the QE's SGX report and its
+	// ECDSA signature by the PCK (table "QE Report Certification Data").
+	qeReportSize          = 0x180
+	qeReportSignatureSize = 0x40
+	// qeAuthDataLenSize is the 16-bit size of the QE Authentication Data.
+	qeAuthDataLenSize = 2
+	// quoteSigDataMinSize is the signature data up to its certification
+	// data's content.
+	quoteSigDataMinSize = quoteSignatureSize + quoteAttestKeySize + certDataHeaderSize
+)
+
+// checkTDXQuoteV4Layout walks the length fields of a version 4 quote of at
+// least quoteSigDataOffset bytes, in 64-bit arithmetic, and checks that each
+// structure lies inside its parent and fills it, and that the quote ends
+// where its signature data ends.
+func checkTDXQuoteV4Layout(b []byte) error {
+	sigLen := uint64(binary.LittleEndian.Uint32(b[quoteSigDataLenOffset:]))
+	end := quoteSigDataOffset + sigLen
+	switch n := uint64(len(b)); {
+	case sigLen < quoteSigDataMinSize:
+		return fmt.Errorf("%w: TDX quote: signature data length %d at %#x, want at least %d", ErrMalformed, sigLen, quoteSigDataLenOffset, quoteSigDataMinSize)
+	case n < end:
+		return fmt.Errorf("%w: TDX quote is %d bytes, its signature data length %d at %#x makes it %d", ErrTruncated, n, sigLen, quoteSigDataLenOffset, end)
+	case n > end:
+		return fmt.Errorf("%w: TDX quote: %d bytes trail the %d-byte quote (signature data length %d at %#x)", ErrMalformed, n-end, end, sigLen, quoteSigDataLenOffset)
+	}
+
+	// Certification Data: QE Report Certification Data filling the rest.
+	off := uint64(quoteSigDataOffset + quoteSignatureSize + quoteAttestKeySize)
+	if typ := binary.LittleEndian.Uint16(b[off:]); typ != certTypeQEReport {
+		return fmt.Errorf("%w: TDX quote: certification data type %d at %#x, want %d (QE report certification data)", ErrMalformed, typ, off, certTypeQEReport)
+	}
+	certLen := uint64(binary.LittleEndian.Uint32(b[off+2:]))
+	off += certDataHeaderSize
+	if certLen != end-off {
+		return fmt.Errorf("%w: TDX quote: certification data size %d at %#x, want %d (the rest of the signature data)", ErrMalformed, certLen, off-4, end-off)
+	}
+	if min := uint64(qeReportSize + qeReportSignatureSize + qeAuthDataLenSize + certDataHeaderSize); certLen < min {
+		return fmt.Errorf("%w: TDX quote: QE report certification data is %d bytes at %#x, want at least %d", ErrMalformed, certLen, off, min)
+	}
+
+	// QE Authentication Data, then the PCK chain's Certification Data
+	// filling the rest.
+	off += qeReportSize + qeReportSignatureSize
+	authLen := uint64(binary.LittleEndian.Uint16(b[off:]))
+	if left := end - off - qeAuthDataLenSize - certDataHeaderSize; authLen > left {
+		return fmt.Errorf("%w: TDX quote: QE authentication data size %d at %#x, want at most %d (the rest of the certification data)", ErrMalformed, authLen, off, left)
+	}
+	off += qeAuthDataLenSize + authLen
+	if typ := binary.LittleEndian.Uint16(b[off:]); typ != certTypePCKChain {
+		return fmt.Errorf("%w: TDX quote: PCK certification data type %d at %#x, want %d (PCK certificate chain)", ErrMalformed, typ, off, certTypePCKChain)
+	}
+	chainLen := uint64(binary.LittleEndian.Uint32(b[off+2:]))
+	off += certDataHeaderSize
+	if chainLen != end-off {
+		return fmt.Errorf("%w: TDX quote: PCK certificate chain size %d at %#x, want %d (the rest of the certification data)", ErrMalformed, chainLen, off-4, end-off)
+	}
+	return nil
 }
 
 // Platform implements Evidence.

@@ -136,7 +136,7 @@ func TestParseErrors(t *testing.T) {
 		{"truncated report", report[:1000], verify.KindAny, verify.ErrTruncated},
 		{"truncated report hex", []byte(hex.EncodeToString(report[:1183])), verify.KindSNPReport, verify.ErrTruncated},
 		{"truncated quote", quote[:600], verify.KindAny, verify.ErrTruncated},
-		{"truncated quote body", quote[:len(quote)-100], verify.KindTDXQuote, verify.ErrMalformed},
+		{"truncated quote body", quote[:len(quote)-100], verify.KindTDXQuote, verify.ErrTruncated},
 		{"quote v5", v5, verify.KindAny, verify.ErrUnsupported},
 		{"report as quote", report, verify.KindTDXQuote, verify.ErrMalformed},
 		{"report version 1", badVersion, verify.KindSNPReport, verify.ErrMalformed},

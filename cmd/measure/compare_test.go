@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -414,6 +416,33 @@ func TestReportShowErrors(t *testing.T) {
 			stdout, stderr, code := runCLI(tc.args...)
 			if code != tc.wantCode || stdout != "" || !strings.Contains(stderr, tc.wantErr) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %d, nothing, %q", code, stdout, stderr, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestCraftedQuoteExit: a TDX quote whose QE authentication data size runs
+// past its end (it made go-tdx-guest panic, exit 2), and a quote with junk
+// after it (it gave PASSED), are unreadable evidence: exit 20, one line,
+// nothing on stdout.
+func TestCraftedQuoteExit(t *testing.T) {
+	f := newCompareFixture(t)
+	q, err := os.ReadFile(recordedQuote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crafted := append([]byte(nil), q...)
+	binary.LittleEndian.PutUint16(crafted[0x4c2:], 0xffff)
+	junk := append(append([]byte(nil), q...), bytes.Repeat([]byte{'j'}, 100)...)
+	for name, data := range map[string][]byte{"qe auth size": crafted, "trailing junk": junk} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "quote.dat")
+			os.WriteFile(p, data, 0o644)
+			for _, args := range [][]string{{"report", "show", p}, {"compare", "--quote", p, "--refs", f.tdxRefs, "--key", f.key + ".pub"}} {
+				stdout, stderr, code := runCLI(args...)
+				if code != exitEvidence || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "TDX quote") {
+					t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d, one line naming the quote", args[:2], code, stdout, stderr, exitEvidence)
+				}
 			}
 		})
 	}
