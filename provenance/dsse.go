@@ -3,6 +3,8 @@ package provenance
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -97,8 +99,13 @@ type Signature struct {
 	Sig   []byte
 }
 
+// MaxSignatures is the most signatures an envelope may carry. Each costs a
+// signature check over the whole payload, and envelopes come from
+// registries: the bound keeps a crafted envelope from costing minutes.
+const MaxSignatures = 64
+
 // ParseEnvelope parses a DSSE envelope: JSON with a payloadType, a base64
-// payload and at least one signature with base64 sig. Errors wrap
+// payload and 1 to MaxSignatures signatures with base64 sig. Errors wrap
 // ErrMalformedEnvelope.
 func ParseEnvelope(b []byte) (*Envelope, error) {
 	env, err := parseEnvelope(b)
@@ -138,6 +145,8 @@ func parseEnvelope(b []byte) (*dsse.Envelope, error) {
 		return nil, fmt.Errorf("%w: payload is missing", ErrMalformedEnvelope)
 	case len(env.Signatures) == 0:
 		return nil, fmt.Errorf("%w: no signatures", ErrMalformedEnvelope)
+	case len(env.Signatures) > MaxSignatures:
+		return nil, fmt.Errorf("%w: %d signatures, want at most %d", ErrMalformedEnvelope, len(env.Signatures), MaxSignatures)
 	}
 	for i, s := range env.Signatures {
 		if s.Sig == "" {
@@ -181,41 +190,39 @@ type Verified struct {
 	Subjects []Subject
 }
 
-// Verify checks a DSSE envelope in this order: it parses
-// (ErrMalformedEnvelope); its payload type is PayloadType (ErrPayloadType);
-// at least Threshold of the given keys signed it (ErrBadSignature when a
-// signature names a given key but does not verify, ErrThreshold otherwise);
-// the payload is a valid in-toto statement whose predicate matches its schema
+// Verify checks a DSSE envelope in this order: it parses, with at most
+// MaxSignatures signatures (ErrMalformedEnvelope); its payload type is
+// PayloadType (ErrPayloadType); no signature whose keyid names a given key
+// fails (ErrBadSignature, even when other signatures verify); at least
+// Threshold of the given keys signed it (ErrThreshold); the payload is a
+// valid in-toto statement whose predicate matches its schema
 // (ErrInvalidStatement); every artifact matches a subject
 // (ErrSubjectMismatch). Errors in the options themselves wrap none of these.
+//
+// A signature with a keyid is checked only against the key it names, and
+// skipped when it names none of the given keys; a signature without a keyid
+// is checked against each given key that has not yet verified, once.
 func Verify(ctx context.Context, envelope []byte, o VerifyOptions) (*Verified, error) {
 	keys, threshold, err := o.keys()
 	if err != nil {
 		return nil, err
 	}
-	env, err := parseEnvelope(envelope)
-	if err != nil {
-		return nil, err
-	}
-	parsed, err := ParseEnvelope(envelope)
+	env, err := ParseEnvelope(envelope)
 	if err != nil {
 		return nil, err
 	}
 	if env.PayloadType != PayloadType {
 		return nil, fmt.Errorf("%w: %q, want %q", ErrPayloadType, env.PayloadType, PayloadType)
 	}
-	vs := make([]dsse.Verifier, len(keys))
+	vs := make([]keyVerifier, len(keys))
 	for i, k := range keys {
 		vs[i] = k
 	}
-	ev, err := dsse.NewMultiEnvelopeVerifier(threshold, vs...)
+	accepted, err := verifySignatures(ctx, env, vs, threshold)
 	if err != nil {
 		return nil, err
 	}
-	accepted, payload, err := ev.VerifyAndDecode(ctx, env)
-	if err != nil {
-		return nil, signatureError(ctx, parsed, keys, threshold)
-	}
+	payload := env.Payload
 	st, err := ParseStatement(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidStatement, err)
@@ -223,10 +230,7 @@ func Verify(ctx context.Context, envelope []byte, o VerifyOptions) (*Verified, e
 	if err := ValidateStatement(st); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidStatement, err)
 	}
-	out := &Verified{Statement: st, Payload: payload}
-	for _, a := range accepted {
-		out.KeyIDs = append(out.KeyIDs, a.KeyID)
-	}
+	out := &Verified{Statement: st, Payload: payload, KeyIDs: accepted}
 	for _, a := range o.Artifacts {
 		s, err := MatchSubject(st, a.Digest)
 		if err != nil {
@@ -260,42 +264,114 @@ func (o VerifyOptions) keys() ([]*Verifier, int, error) {
 	return keys, t, nil
 }
 
-// signatureError explains why the DSSE verifier rejected env: a signature
-// that names one of keys and fails is a bad signature; otherwise too few
-// signatures came from keys.
-func signatureError(ctx context.Context, env *Envelope, keys []*Verifier, threshold int) error {
-	pae := PAE(env.PayloadType, env.Payload)
+// keyVerifier is what verifySignatures needs of a trusted key: *Verifier,
+// or a fake in tests.
+type keyVerifier interface {
+	// KeyID returns the key id, never an error for a parsed key.
+	KeyID() (string, error)
+	// verifyMessage reports whether sig is a valid signature over m.
+	verifyMessage(m *signedMessage, sig []byte) bool
+}
+
+// verifySignatures checks env's signatures against keys (distinct key ids)
+// over one PAE, and returns the ids of the keys that verified, in signature
+// order. Each signature with a keyid is checked once, against the key it
+// names; one without is checked against each key not yet verified, once.
+// Signatures repeated byte for byte are checked once. Any failure of a
+// signature that names a given key is ErrBadSignature; otherwise fewer than
+// threshold verified keys is ErrThreshold.
+func verifySignatures(ctx context.Context, env *Envelope, keys []keyVerifier, threshold int) ([]string, error) {
+	ids := make([]string, len(keys))
+	byID := make(map[string]keyVerifier, len(keys))
+	for i, k := range keys {
+		id, err := k.KeyID()
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+		byID[id] = k
+	}
+	msg := &signedMessage{pae: PAE(env.PayloadType, env.Payload)}
 	valid := map[string]bool{}
-	var bad, unknown []string
+	var accepted, bad, unknown []string
+	keyless := 0 // signatures without keyid that verified with no key
+	type sigKey struct{ keyID, sig string }
+	seen := map[sigKey]bool{}
 	for _, s := range env.Signatures {
-		matched := false
-		for _, k := range keys {
-			if s.KeyID != "" && s.KeyID != k.keyID {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sk := sigKey{s.KeyID, string(s.Sig)}
+		if seen[sk] {
+			continue
+		}
+		seen[sk] = true
+		if s.KeyID != "" {
+			k, ok := byID[s.KeyID]
+			switch {
+			case !ok:
+				unknown = append(unknown, s.KeyID)
+			case !k.verifyMessage(msg, s.Sig):
+				bad = append(bad, s.KeyID)
+			case !valid[s.KeyID]:
+				valid[s.KeyID] = true
+				accepted = append(accepted, s.KeyID)
+			}
+			continue
+		}
+		ok := false
+		for i, k := range keys {
+			if valid[ids[i]] || !k.verifyMessage(msg, s.Sig) {
 				continue
 			}
-			matched = true
-			if k.Verify(ctx, pae, s.Sig) == nil {
-				valid[k.keyID] = true
-				break
-			}
-			if s.KeyID != "" {
-				bad = append(bad, s.KeyID)
-			}
+			valid[ids[i]] = true
+			accepted = append(accepted, ids[i])
+			ok = true
+			break
 		}
-		if !matched {
-			id := s.KeyID
-			if id == "" {
-				id = "(none)"
-			}
-			unknown = append(unknown, id)
+		if !ok {
+			keyless++
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("%w: the signature by key %s fails over this payload: the payload or the signature was altered", ErrBadSignature, bad[0])
+		return nil, fmt.Errorf("%w: %d signature(s) by given keys fail over this payload, the first by key %s: the payload or the signature was altered", ErrBadSignature, len(bad), bad[0])
 	}
-	other := ""
+	if len(valid) >= threshold {
+		return accepted, nil
+	}
+	var other []string
 	if len(unknown) > 0 {
-		other = "; signed by other key(s): " + strings.Join(unknown, ", ")
+		other = append(other, "signed by other key(s): "+strings.Join(unknown, ", "))
 	}
-	return fmt.Errorf("%w: %d valid from the %d given key(s), want %d%s", ErrThreshold, len(valid), len(keys), threshold, other)
+	if keyless > 0 {
+		other = append(other, fmt.Sprintf("%d signature(s) without keyid verify with none of them", keyless))
+	}
+	more := ""
+	if len(other) > 0 {
+		more = "; " + strings.Join(other, "; ")
+	}
+	return nil, fmt.Errorf("%w: %d valid from the %d given key(s), want %d%s", ErrThreshold, len(valid), len(keys), threshold, more)
+}
+
+// signedMessage is the PAE a signature covers, with its SHA-256 and SHA-384
+// computed at most once however many signatures and keys are checked.
+type signedMessage struct {
+	pae            []byte
+	sum256, sum384 []byte
+}
+
+func (m *signedMessage) sha256() []byte {
+	if m.sum256 == nil {
+		h := sha256.Sum256(m.pae)
+		m.sum256 = h[:]
+	}
+	return m.sum256
+}
+
+func (m *signedMessage) sha384() []byte {
+	if m.sum384 == nil {
+		h := sha512.Sum384(m.pae)
+		m.sum384 = h[:]
+	}
+	return m.sum384
 }

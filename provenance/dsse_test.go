@@ -24,7 +24,7 @@ type testKey struct {
 	verifier        *Verifier
 }
 
-func newTestKey(t *testing.T, alg KeyAlgorithm) testKey {
+func newTestKey(t testing.TB, alg KeyAlgorithm) testKey {
 	t.Helper()
 	priv, pub, err := GenerateKey(alg, nil)
 	if err != nil {

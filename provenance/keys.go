@@ -226,21 +226,23 @@ func NewVerifier(pub crypto.PublicKey) (*Verifier, error) {
 
 // Verify checks sig over data as Signer.Sign makes it.
 func (v *Verifier) Verify(_ context.Context, data, sig []byte) error {
-	ok := false
-	switch v.alg {
-	case Ed25519:
-		ok = ed25519.Verify(v.pub.(ed25519.PublicKey), data, sig)
-	case ECDSAP256:
-		h := sha256.Sum256(data)
-		ok = ecdsa.VerifyASN1(v.pub.(*ecdsa.PublicKey), h[:], sig)
-	case ECDSAP384:
-		h := sha512.Sum384(data)
-		ok = ecdsa.VerifyASN1(v.pub.(*ecdsa.PublicKey), h[:], sig)
-	}
-	if !ok {
+	if !v.verifyMessage(&signedMessage{pae: data}, sig) {
 		return fmt.Errorf("%s signature does not verify with key %s", v.alg, v.keyID)
 	}
 	return nil
+}
+
+// verifyMessage checks sig over m.pae, using m's cached digest for ECDSA.
+func (v *Verifier) verifyMessage(m *signedMessage, sig []byte) bool {
+	switch v.alg {
+	case Ed25519:
+		return ed25519.Verify(v.pub.(ed25519.PublicKey), m.pae, sig)
+	case ECDSAP256:
+		return ecdsa.VerifyASN1(v.pub.(*ecdsa.PublicKey), m.sha256(), sig)
+	case ECDSAP384:
+		return ecdsa.VerifyASN1(v.pub.(*ecdsa.PublicKey), m.sha384(), sig)
+	}
+	return false
 }
 
 // KeyID returns the key id (see KeyID).
