@@ -36,6 +36,11 @@ type Hardware struct {
 	// go-sev-guest or go-tdx-guest carries, false for a root the caller
 	// supplied that is not that one.
 	VendorRoot bool `json:"vendorRoot"`
+	// CertifiedTCB is the TCB the VCEK or VLEK certificate vouches for (its
+	// SPL extensions). It is set only when the certificate signed the
+	// report and its TCB was compared with, and equals, the report's
+	// REPORTED_TCB; nil when that comparison did not run.
+	CertifiedTCB *TCB `json:"certifiedTcb,omitempty"`
 	// Limits says what was not checked.
 	Limits []string `json:"limits,omitempty"`
 }
@@ -55,9 +60,11 @@ type SNPCerts struct {
 }
 
 // VerifySNPSignature checks r's signature with the VCEK or VLEK and that
-// certificate's chain to the trusted ARK, with certificates valid at now.
-// It fetches nothing and does not check revocation. Failures wrap
-// ErrHardwareSignature.
+// certificate's chain to the trusted ARK, with certificates valid at now,
+// then that the certificate vouches for what the report claims: its TCB
+// equals REPORTED_TCB and, for a VCEK, its HWID equals CHIP_ID (unless the
+// host masked CHIP_ID). It fetches nothing and does not check revocation.
+// Failures wrap ErrHardwareSignature.
 func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware, error) {
 	chain := &spb.CertificateChain{}
 	if r.certs != nil {
@@ -136,7 +143,74 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 	if err := sevverify.SnpAttestation(att, opts); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
 	}
+	tcb, limits, err := checkEndorsement(r, signer, info.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	h.CertifiedTCB = tcb
+	h.Limits = append(h.Limits, limits...)
 	return h, nil
+}
+
+// checkEndorsement compares the VCEK or VLEK certificate that signed r
+// with r. go-sev-guest's verify package checks the certificate's chain and
+// the signature but not this (its validate package does, among checks of
+// its own policy). AMD derives the VCEK from the chip's secrets and the
+// TCB it is issued for, and the KDS names both in the certificate (AMD
+// KDS specification 57230, "VCEK Certificate Extensions": the SPL
+// extensions 1.3.6.1.4.1.3704.1.3.x, HWID 1.3.6.1.4.1.3704.1.4); a VLEK
+// carries the TCB but no HWID. So the certificate's TCB must equal
+// REPORTED_TCB, and a VCEK's HWID CHIP_ID, else the report claims a TCB or
+// chip that its key does not vouch for. A host that masks the chip ID
+// (SNP_CONFIG MASK_CHIP_ID) gets a CHIP_ID of zeros, which is not
+// compared; the returned limits say so.
+//
+// The TCB is compared only for Milan and Genoa, whose TCB layout
+// go-sev-guest v0.15.0 decodes; for another product line (Turin adds an FMC
+// field and moves the others) the returned TCB is nil and a limit says the
+// TCB was not certified, rather than fail a genuine report.
+func checkEndorsement(r *SNPReport, signer []byte, key sevabi.ReportSigner) (*TCB, []string, error) {
+	cert, err := x509.ParseCertificate(signer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v certificate: %v", ErrHardwareSignature, key, err)
+	}
+	exts, err := kds.CertificateExtensions(cert, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v certificate extensions: %v", ErrHardwareSignature, key, err)
+	}
+	var limits []string
+	var certified *TCB
+	switch line := snpProductLine(r, signer, key); line {
+	case "Milan", "Genoa":
+		if got, want := uint64(exts.TCBVersion), r.proto.GetReportedTcb(); got != want {
+			return nil, nil, fmt.Errorf("%w: REPORTED_TCB is %#016x (%s), but the %v certificate is for TCB %#016x (%s)",
+				ErrHardwareSignature, want, tcbOf(want), key, got, tcbOf(got))
+		}
+		t := tcbOf(uint64(exts.TCBVersion))
+		certified = &t
+	default:
+		limits = append(limits, fmt.Sprintf("REPORTED_TCB not compared with the %v certificate: the TCB layout of product line %q is not decoded", key, line))
+	}
+	if key == sevabi.VcekReportSigner {
+		chip := r.proto.GetChipId()
+		switch {
+		case allZero(chip):
+			limits = append(limits, "CHIP_ID masked by the host (all zeros): the VCEK's HWID not compared with it")
+		case !bytes.Equal(chip, exts.HWID):
+			return nil, nil, fmt.Errorf("%w: CHIP_ID is %s, but the VCEK certificate is for HWID %s",
+				ErrHardwareSignature, hex.EncodeToString(chip), hex.EncodeToString(exts.HWID))
+		}
+	}
+	return certified, limits, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // snpProductLine is the product line from the report (version 3 and later

@@ -21,7 +21,9 @@ type Policy struct {
 	AllowDebug bool
 	// MinTCB, when set, is the lowest acceptable SEV-SNP TCB: CURRENT_TCB,
 	// REPORTED_TCB and COMMITTED_TCB must each be at least it, component by
-	// component.
+	// component. Only REPORTED_TCB is vouched for by hardware, and only
+	// when VerifySNPSignature has checked that the signing certificate is
+	// for it (Hardware.CertifiedTCB).
 	MinTCB *TCB
 	// VMPL, when set, is the VMPL the SEV-SNP report must come from (0 for
 	// a guest without an SVSM).

@@ -67,6 +67,10 @@ const (
 	LevelMeasurement = "MEASURE_CC_LAUNCH_MEASUREMENT_MATCHES_REFERENCE"
 	LevelHardware    = "MEASURE_CC_HARDWARE_SIGNATURE_VERIFIED"
 	LevelPolicy      = "MEASURE_CC_REPORT_POLICY_MET"
+	// LevelTCBCertified: the VCEK or VLEK certificate that signed the
+	// SEV-SNP report vouches for its REPORTED_TCB (Hardware.CertifiedTCB),
+	// so a TCB policy on REPORTED_TCB held against a certified value.
+	LevelTCBCertified = "MEASURE_CC_TCB_CERTIFIED"
 )
 
 // VSA returns v as an unsigned in-toto Statement v1 with a verification
@@ -80,6 +84,9 @@ func (v *Verdict) VSA(verifierID, version string, at *time.Time) ([]byte, error)
 		levels = append(levels, LevelMeasurement, LevelPolicy)
 		if v.Hardware.Checked {
 			levels = append(levels, LevelHardware)
+		}
+		if v.Hardware.CertifiedTCB != nil {
+			levels = append(levels, LevelTCBCertified)
 		}
 	}
 	type rd struct {

@@ -192,6 +192,16 @@ func TestRecordedSNPSignature(t *testing.T) {
 			if !hw.Checked || hw.Signer != "VCEK" || hw.ProductLine != "Milan" || hw.VendorRoot != tc.wantVendor {
 				t.Errorf("VerifySNPSignature = %+v, want checked, VCEK, Milan, vendor root %v", hw, tc.wantVendor)
 			}
+			// The real VCEK vouches for the report's REPORTED_TCB and CHIP_ID
+			// (not masked), so both comparisons ran and passed.
+			if want := (verify.TCB{Bootloader: 2, TEE: 0, SNP: 5, Microcode: 68}); hw.CertifiedTCB == nil || *hw.CertifiedTCB != want {
+				t.Errorf("CertifiedTCB = %v, want %v", hw.CertifiedTCB, want)
+			}
+			for _, l := range hw.Limits {
+				if strings.Contains(l, "HWID") {
+					t.Errorf("Limits = %q, want the HWID compared", hw.Limits)
+				}
+			}
 		})
 	}
 }

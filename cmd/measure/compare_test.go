@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/measure-cc/measure/provenance"
+	"github.com/measure-cc/measure/verify"
 	"github.com/measure-cc/measure/verify/verifytest"
 )
 
@@ -167,6 +168,9 @@ func TestCompare(t *testing.T) {
 	}
 	extended := writeIn(t, f.dir, "extended.bin", append(mustRead(t, match), table...))
 	withRD := f.report(t, "rd.bin", verifytest.Report{Measurement: v4, ReportData: [64]byte{0xca, 0xfe}, VMPL: 2}, nil)
+	// A report that claims bl=9,tee=9,snp=30,ucode=250, signed by the test
+	// VCEK, which was issued for TCB 0: it gave PASSED with --min-tcb.
+	forged := f.report(t, "forged.bin", verifytest.Report{Measurement: v4, TCB: uint64(250)<<56 | uint64(30)<<48 | uint64(9)<<8 | 9}, nil)
 
 	base := func(report string) []string {
 		return []string{"compare", "--report", report, "--refs", f.refs, "--key", f.key + ".pub", "--verify-time", reportTime}
@@ -187,6 +191,8 @@ func TestCompare(t *testing.T) {
 		{"extended report carries the VCEK", append(base(extended), "--certs", f.certs), 0, []string{"hardware signature: verified, VCEK"}, "", false},
 		{"mismatch", append(base(mismatch), "--certs", f.certs), exitNoMatch,
 			[]string{"MISMATCH: the sev-snp evidence matches none of the 16 configurations", "result: FAILED", "MEASUREMENT: " + hex.EncodeToString(genoa[:])}, "measurement matches no reference value", false},
+		{"forged TCB", append(base(forged), "--certs", f.certs, "--min-tcb", "snp=30"), exitHardwareSignature,
+			[]string{"hardware signature: FAILED", "result: FAILED"}, "REPORTED_TCB is 0xfa1e000000000909", false},
 		{"wrong signature", append(base(tampered), "--certs", f.certs), exitHardwareSignature, []string{"hardware signature: FAILED", "result: FAILED"}, "hardware signature does not verify", false},
 		{"test key against AMD roots", append(base(match), "--certs", f.emptyCerts), exitHardwareSignature, []string{"result: FAILED"}, "no VCEK certificate was given", false},
 		{"truncated", base(truncated), exitEvidence, nil, "SEV-SNP report is 1000 bytes, want 1184", true},
@@ -292,7 +298,8 @@ func TestCompareJSON(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
 	if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != "https://slsa.dev/verification_summary/v1" ||
-		st.Predicate.VerificationResult != "PASSED" || st.Predicate.TimeVerified != reportTime || len(st.Predicate.VerifiedLevels) != 3 ||
+		st.Predicate.VerificationResult != "PASSED" || st.Predicate.TimeVerified != reportTime ||
+		strings.Join(st.Predicate.VerifiedLevels, " ") != strings.Join([]string{verify.LevelMeasurement, verify.LevelPolicy, verify.LevelHardware, verify.LevelTCBCertified}, " ") ||
 		len(st.Subject) != 1 || len(st.Subject[0].Digest["sha256"]) != 64 {
 		t.Errorf("VSA %+v\n%s", st, stdout)
 	}

@@ -1,8 +1,9 @@
 // Package verifytest makes synthetic SEV-SNP attestation reports for tests:
 // reports carrying a chosen measurement and policy, signed by go-sev-guest's
-// test-only AMD key chain (ARK, ASK, VCEK), so that the whole path from bytes
-// to verdict runs without hardware. It is for tests only: the keys are
-// public.
+// test-only AMD key chain (ARK, ASK, VCEK; ASVK, VLEK), whose endorsement
+// key certificates carry a chosen TCB and HWID, so that the whole path from
+// bytes to verdict runs without hardware. It is for tests only: the keys
+// are public.
 package verifytest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
 	sevtest "github.com/google/go-sev-guest/testing"
 )
@@ -31,9 +33,41 @@ type Signer struct {
 }
 
 // NewSigner makes the test chain of go-sev-guest's default product
-// (Milan) with certificates valid from Created.
-func NewSigner() (*Signer, error) {
-	s, err := sevtest.DefaultTestOnlyCertChain(sevtest.GetProductName(), Created)
+// (Milan) with certificates valid from Created, its VCEK and VLEK issued
+// for TCB 0 and its VCEK for a HWID of zeros.
+func NewSigner() (*Signer, error) { return NewSignerFor(Chain{}) }
+
+// Chain is what the test chain's endorsement key certificates vouch for,
+// in the AMD KDS extensions (AMD KDS specification 57230, "VCEK
+// Certificate Extensions").
+type Chain struct {
+	// TCB is the TCB_VERSION of the VCEK's and the VLEK's SPL extensions
+	// (1.3.6.1.4.1.3704.1.3.x).
+	TCB uint64
+	// HWID is the VCEK's HWID extension (1.3.6.1.4.1.3704.1.4).
+	HWID [abi.ChipIDSize]byte
+}
+
+// NewSignerFor makes the test chain of go-sev-guest's default product
+// (Milan) with certificates valid from Created, whose VCEK and VLEK
+// certificates vouch for c.
+func NewSignerFor(c Chain) (*Signer, error) {
+	product := sevtest.GetProductName()
+	tcb := kds.DecomposeTCBVersion(kds.TCBVersion(c.TCB))
+	const cspID = "go-sev-guest"
+	b := &sevtest.AmdSignerBuilder{
+		Keys:             sevtest.DefaultAmdKeys(),
+		ProductName:      product,
+		CSPID:            cspID,
+		ArkCreationTime:  Created,
+		AskCreationTime:  Created,
+		AsvkCreationTime: Created,
+		VcekCreationTime: Created,
+		VlekCreationTime: Created,
+		VcekCustom:       sevtest.CertOverride{Extensions: sevtest.CustomExtensions(tcb, c.HWID[:], "", product)},
+		VlekCustom:       sevtest.CertOverride{Extensions: sevtest.CustomExtensions(tcb, nil, cspID, product)},
+	}
+	s, err := b.TestOnlyCertChain()
 	if err != nil {
 		return nil, fmt.Errorf("test certificate chain: %v", err)
 	}
@@ -49,6 +83,12 @@ func (s *Signer) ASK() []byte { return s.s.Ask.Raw }
 // ARK returns the test ARK certificate, DER.
 func (s *Signer) ARK() []byte { return s.s.Ark.Raw }
 
+// VLEK returns the test VLEK certificate, DER.
+func (s *Signer) VLEK() []byte { return s.s.Vlek.Raw }
+
+// ASVK returns the test ASVK certificate (the VLEK's issuer), DER.
+func (s *Signer) ASVK() []byte { return s.s.Asvk.Raw }
+
 // Report describes a synthetic report; zero fields take the defaults.
 type Report struct {
 	Measurement [48]byte
@@ -58,13 +98,22 @@ type Report struct {
 	VMPL   uint32
 	// TCB is the TCB_VERSION for CURRENT, REPORTED, COMMITTED and LAUNCH.
 	TCB uint64
+	// ChipID is CHIP_ID; zeros, as a host masking it reports, when unset.
+	ChipID [abi.ChipIDSize]byte
+	// VLEK signs with the VLEK instead of the VCEK.
+	VLEK bool
 }
 
-// Sign returns the 1184-byte version 2 report, signed by the test VCEK.
+// Sign returns the 1184-byte version 2 report, signed by the test VCEK
+// (or VLEK).
 func (s *Signer) Sign(r Report) ([]byte, error) {
+	key := abi.VcekReportSigner
+	if r.VLEK {
+		key = abi.VlekReportSigner
+	}
 	raw := sevtest.CreateRawReport(&sevtest.TestReportOptions{
 		ReportData: r.ReportData[:],
-		SignerInfo: abi.SignerInfo{SigningKey: abi.VcekReportSigner},
+		SignerInfo: abi.SignerInfo{SigningKey: key},
 	})
 	p, err := abi.ReportToProto(raw[:abi.ReportSize])
 	if err != nil {
@@ -76,6 +125,7 @@ func (s *Signer) Sign(r Report) ([]byte, error) {
 	}
 	p.Measurement = r.Measurement[:]
 	p.Vmpl = r.VMPL
+	p.ChipId = r.ChipID[:]
 	p.CurrentTcb, p.ReportedTcb, p.CommittedTcb, p.LaunchTcb = r.TCB, r.TCB, r.TCB, r.TCB
 	return s.sign(p)
 }
