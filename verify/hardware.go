@@ -36,6 +36,11 @@ type Hardware struct {
 	// go-sev-guest or go-tdx-guest carries, false for a root the caller
 	// supplied that is not that one.
 	VendorRoot bool `json:"vendorRoot"`
+	// RootSHA256 is the hex SHA-256 of the root certificate's DER.
+	RootSHA256 string `json:"rootSha256,omitempty"`
+	// Verified is true when the signature and its chain to Root verified;
+	// Checked without Verified is a hardware signature that failed.
+	Verified bool `json:"verified"`
 	// CertifiedTCB is the TCB the VCEK or VLEK certificate vouches for (its
 	// SPL extensions). It is set only when the certificate signed the
 	// report and its TCB was compared with, and equals, the report's
@@ -126,7 +131,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 			root.ProductCerts = &trust.ProductCerts{Ark: arkCert, Ask: askCert, Asvk: askCert}
 			opts.TrustedRoots[line] = []*trust.AMDRootCerts{root}
 		}
-		h.Root = describeRoot(arkCert)
+		h.Root, h.RootSHA256 = describeRoot(arkCert), rootSHA256(arkCert)
 		if def, err := trust.GetDefaultRootCerts(h.ProductLine); err == nil && def.ProductCerts != nil && def.ProductCerts.Ark != nil {
 			h.VendorRoot = bytes.Equal(def.ProductCerts.Ark.Raw, ark)
 		}
@@ -137,7 +142,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 		if err != nil {
 			return nil, fmt.Errorf("%w: no built-in AMD root for product line %q: %v", ErrHardwareSignature, h.ProductLine, err)
 		}
-		h.Root, h.VendorRoot = describeRoot(def.ProductCerts.Ark), true
+		h.Root, h.RootSHA256, h.VendorRoot = describeRoot(def.ProductCerts.Ark), rootSHA256(def.ProductCerts.Ark), true
 	}
 	att := &spb.Attestation{Report: r.proto, CertificateChain: chain}
 	if err := sevverify.SnpAttestation(att, opts); err != nil {
@@ -149,6 +154,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 	}
 	h.CertifiedTCB = tcb
 	h.Limits = append(h.Limits, limits...)
+	h.Verified = true
 	return h, nil
 }
 
@@ -261,7 +267,7 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	// output when it falls back to its own copy.
 	opts.TrustedRoots = x509.NewCertPool()
 	opts.TrustedRoots.AddCert(cert)
-	h.Root = describeRoot(cert)
+	h.Root, h.RootSHA256 = describeRoot(cert), rootSHA256(cert)
 	if blk, _ := pem.Decode(intelRootPEM); blk != nil {
 		h.VendorRoot = bytes.Equal(blk.Bytes, der)
 	}
@@ -275,6 +281,7 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	if verr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, verr)
 	}
+	h.Verified = true
 	return h, nil
 }
 
@@ -292,7 +299,27 @@ func derOf(b []byte) ([]byte, error) {
 	return b, nil
 }
 
+// rootSHA256 is the hex SHA-256 of c's DER.
+func rootSHA256(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
 func describeRoot(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return fmt.Sprintf("%s (sha256 %s)", c.Subject.CommonName, hex.EncodeToString(sum[:]))
+}
+
+// RootFingerprint returns the hex SHA-256 of a root certificate given as
+// DER or PEM, as Hardware.RootSHA256 names it.
+func RootFingerprint(b []byte) (string, error) {
+	der, err := derOf(b)
+	if err != nil {
+		return "", err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", fmt.Errorf("root certificate: %v", err)
+	}
+	return rootSHA256(c), nil
 }

@@ -118,3 +118,39 @@ func TestVSATCBCertifiedOnlyWhenCompared(t *testing.T) {
 		}
 	}
 }
+
+// TestHardwareTrusted: only a chain to the vendor's root, or to a root the
+// caller named, or an explicit skip, is trusted; nothing else is a PASS.
+func TestHardwareTrusted(t *testing.T) {
+	vendor := verify.Hardware{Checked: true, Verified: true, VendorRoot: true, RootSHA256: "aa"}
+	own := verify.Hardware{Checked: true, Verified: true, Root: "ARK-Test", RootSHA256: "bb"}
+	tests := []struct {
+		name    string
+		h       verify.Hardware
+		trust   verify.HardwareTrust
+		wantErr string
+	}{
+		{"vendor root", vendor, verify.HardwareTrust{}, ""},
+		{"not checked", verify.Hardware{}, verify.HardwareTrust{}, "no certificates"},
+		{"not checked, skipped on purpose", verify.Hardware{}, verify.HardwareTrust{Skip: true}, ""},
+		{"failed", verify.Hardware{Checked: true}, verify.HardwareTrust{}, "did not verify"},
+		{"failed, named root", verify.Hardware{Checked: true, RootSHA256: "bb"}, verify.HardwareTrust{Roots: []string{"bb"}}, "did not verify"},
+		{"own root, not named", own, verify.HardwareTrust{}, "ARK-Test, which is not the vendor's root"},
+		{"own root, another named", own, verify.HardwareTrust{Roots: []string{"cc"}}, "not named as trusted"},
+		{"own root, named", own, verify.HardwareTrust{Roots: []string{"BB"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.h.Trusted(tc.trust)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Errorf("Trusted() = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, verify.ErrHardwareUnverified) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Trusted() = %v, want ErrHardwareUnverified with %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/measure-cc/measure/provenance"
@@ -136,4 +139,47 @@ func (v *Verdict) VSA(verifierID, version string, at *time.Time) ([]byte, error)
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// Unverified is a Verdict's Result when everything that was checked held
+// but nothing ties the evidence to hardware the caller trusts: no hardware
+// signature was checked, or it chains to a root that is neither the
+// vendor's nor one the caller named.
+const Unverified = "UNVERIFIED"
+
+// ErrHardwareUnverified reports evidence that matched and met the policy
+// but whose hardware signature was not verified to a trusted root.
+var ErrHardwareUnverified = errors.New("the hardware signature was not verified to a trusted root")
+
+// HardwareTrust says which hardware-signature outcomes a caller accepts
+// besides a chain to the vendor's root.
+type HardwareTrust struct {
+	// Skip accepts evidence whose hardware signature was not checked; the
+	// caller says so explicitly (measure's --no-hardware-check).
+	Skip bool
+	// Roots are the hex SHA-256 of root certificates, other than the
+	// vendor's, that the caller trusts (measure's --trust-root).
+	Roots []string
+}
+
+// Trusted returns nil when h verified to the vendor's root or to one of
+// t.Roots, or when t.Skip; else an error wrapping ErrHardwareUnverified
+// that says which.
+func (h Hardware) Trusted(t HardwareTrust) error {
+	switch {
+	case t.Skip:
+		return nil
+	case !h.Checked:
+		return fmt.Errorf("%w: no certificates were given to check it", ErrHardwareUnverified)
+	case !h.Verified:
+		return fmt.Errorf("%w: it did not verify", ErrHardwareUnverified)
+	case h.VendorRoot:
+		return nil
+	}
+	for _, r := range t.Roots {
+		if strings.EqualFold(r, h.RootSHA256) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: it chains to %s, which is not the vendor's root and was not named as trusted", ErrHardwareUnverified, h.Root)
 }

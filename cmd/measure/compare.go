@@ -80,13 +80,35 @@ func (o *refsOptions) load(cmd *cobra.Command) (*provenance.ReferenceValues, ver
 // certsOptions is --certs and --verify-time: offline material for the
 // hardware signature.
 type certsOptions struct {
-	dir string
-	at  string
+	dir        string
+	at         string
+	trustRoots []string
+	skip       bool
 }
 
 func (o *certsOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dir, "certs", "", "directory with the certificates to check the hardware signature offline (see docs/compare.md)")
 	fs.StringVar(&o.at, "verify-time", "", "RFC 3339 time at which certificates must be valid (default now)")
+	fs.StringArrayVar(&o.trustRoots, "trust-root", nil, "a root certificate (DER or PEM) to trust besides the vendor's; repeatable")
+	fs.BoolVar(&o.skip, "no-hardware-check", false, "accept evidence whose hardware signature is not verified (exit 0 instead of 23)")
+}
+
+// trust returns what the caller accepts besides a chain to the vendor's
+// root.
+func (o *certsOptions) trust() (verify.HardwareTrust, error) {
+	t := verify.HardwareTrust{Skip: o.skip}
+	for _, p := range o.trustRoots {
+		b, err := readFileLimit(p, 1<<20)
+		if err != nil {
+			return t, err
+		}
+		fp, err := verify.RootFingerprint(b)
+		if err != nil {
+			return t, usagef("--trust-root %q: %v", p, err)
+		}
+		t.Roots = append(t.Roots, fp)
+	}
+	return t, nil
 }
 
 func (o *certsOptions) time() (time.Time, error) {
@@ -304,6 +326,10 @@ func (o *compareOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	trust, err := o.certs.trust()
+	if err != nil {
+		return err
+	}
 	v := &verify.Verdict{Platform: ev.Platform(), Evidence: verify.NewNamedDigest(name, ev.Raw()), References: refs}
 	// The first failure decides the exit status: a bad hardware signature
 	// makes everything else moot, then a mismatch, then the policy.
@@ -336,6 +362,15 @@ func (o *compareOptions) run(cmd *cobra.Command) error {
 	for _, e := range errs {
 		v.Result = verify.Failed
 		v.Failures = append(v.Failures, e.Error())
+	}
+	// Everything checked held: the verdict is PASSED only when the
+	// evidence is tied to hardware the caller trusts.
+	if len(errs) == 0 {
+		if err := v.Hardware.Trusted(trust); err != nil {
+			v.Result = verify.Unverified
+			v.Failures = append(v.Failures, err.Error())
+			errs = append(errs, err)
+		}
 	}
 	if err := o.print(cmd.OutOrStdout(), v); err != nil {
 		return err

@@ -183,12 +183,21 @@ func TestCompare(t *testing.T) {
 		wantErr   string   // stderr must contain
 		noVerdict bool     // nothing on stdout
 	}{
-		{"match, signature not checked", base(match), 0,
-			[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: PASSED", "hardware signature: NOT CHECKED", "policy ok   POLICY.DEBUG = 0"}, "", false},
-		{"hex report", base(matchHex), 0, []string{"MATCH:", "result: PASSED"}, "", false},
-		{"match, signature checked", append(base(match), "--certs", f.certs), 0,
-			[]string{"MATCH:", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan", "NOT the vendor's published root"}, "", false},
-		{"extended report carries the VCEK", append(base(extended), "--certs", f.certs), 0, []string{"hardware signature: verified, VCEK"}, "", false},
+		// A match whose hardware signature was not checked is not a PASS:
+		// exit 23 unless the caller says, with --no-hardware-check, that it
+		// accepts that.
+		{"match, signature not checked", base(match), exitUnverified,
+			[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: UNVERIFIED", "hardware signature: NOT CHECKED", "policy ok   POLICY.DEBUG = 0"}, "no certificates were given", false},
+		{"match, hardware check skipped on purpose", append(base(match), "--no-hardware-check"), 0,
+			[]string{"result: PASSED", "hardware signature: NOT CHECKED"}, "", false},
+		{"hex report", append(base(matchHex), "--no-hardware-check"), 0, []string{"MATCH:", "result: PASSED"}, "", false},
+		// The test chain's root is not AMD's: verified, but trusted only
+		// when named with --trust-root.
+		{"match, signature checked to a root nobody named", append(base(match), "--certs", f.certs), exitUnverified,
+			[]string{"MATCH:", "result: UNVERIFIED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan", "NOT the vendor's published root"}, "not the vendor's root and was not named as trusted", false},
+		{"match, signature checked to a named root", append(base(match), "--certs", f.certs, "--trust-root", filepath.Join(f.certs, "ark.der")), 0,
+			[]string{"MATCH:", "result: PASSED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan"}, "", false},
+		{"extended report carries the VCEK", append(base(extended), "--certs", f.certs, "--trust-root", filepath.Join(f.certs, "ark.der")), 0, []string{"hardware signature: verified, VCEK"}, "", false},
 		{"mismatch", append(base(mismatch), "--certs", f.certs), exitNoMatch,
 			[]string{"MISMATCH: the sev-snp evidence matches none of the 16 configurations", "result: FAILED", "MEASUREMENT: " + hex.EncodeToString(genoa[:])}, "measurement matches no reference value", false},
 		{"forged TCB", append(base(forged), "--certs", f.certs, "--min-tcb", "snp=30"), exitHardwareSignature,
@@ -197,8 +206,8 @@ func TestCompare(t *testing.T) {
 		{"test key against AMD roots", append(base(match), "--certs", f.emptyCerts), exitHardwareSignature, []string{"result: FAILED"}, "no VCEK certificate was given", false},
 		{"truncated", base(truncated), exitEvidence, nil, "SEV-SNP report is 1000 bytes, want 1184", true},
 		{"debug policy", base(debug), exitPolicy, []string{"MATCH:", "policy FAIL POLICY.DEBUG = 1", "result: FAILED"}, "policy check failed", false},
-		{"debug allowed", append(base(debug), "--allow-debug"), 0, []string{"result: PASSED"}, "", false},
-		{"report data and vmpl", append(base(withRD), "--report-data", "cafe", "--vmpl", "2", "--min-tcb", "snp=0"), 0, []string{"policy ok   REPORT_DATA", "policy ok   VMPL = 2", "policy ok   REPORTED_TCB"}, "", false},
+		{"debug allowed", append(base(debug), "--allow-debug", "--no-hardware-check"), 0, []string{"result: PASSED"}, "", false},
+		{"report data and vmpl", append(base(withRD), "--report-data", "cafe", "--vmpl", "2", "--min-tcb", "snp=0", "--no-hardware-check"), 0, []string{"policy ok   REPORT_DATA", "policy ok   VMPL = 2", "policy ok   REPORTED_TCB"}, "", false},
 		{"wrong report data", append(base(withRD), "--report-data", "beef"), exitPolicy, []string{"policy FAIL REPORT_DATA"}, "REPORT_DATA is cafe", false},
 		{"wrong refs key", []string{"compare", "--report", match, "--refs", f.refs, "--key", f.otherKey + ".pub"}, exitThreshold, nil, "not enough valid signatures", true},
 		{"recorded report, debug and not in refs", base(recordedReport), exitNoMatch, []string{"MISMATCH", "policy FAIL POLICY.DEBUG = 1"}, "matches no reference value", false},
@@ -248,10 +257,19 @@ func mustRead(t *testing.T, path string) []byte {
 func TestCompareJSON(t *testing.T) {
 	f := newCompareFixture(t)
 	match := f.report(t, "match.bin", verifytest.Report{Measurement: vectorDigest(t, "snp-qemu-bookworm-ovmf-v4-1")}, nil)
-	args := []string{"compare", "--report", match, "--refs", f.refs, "--key", f.key + ".pub", "--certs", f.certs, "--verify-time", reportTime}
+	args := []string{"compare", "--report", match, "--refs", f.refs, "--key", f.key + ".pub", "--certs", f.certs, "--verify-time", reportTime, "--trust-root", filepath.Join(f.certs, "ark.der")}
 	stdout, stderr, code := runCLI(append(args, "--output", "json")...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Without --certs, the JSON cannot be read as a pass.
+	un, _, ucode := runCLI("compare", "--report", match, "--refs", f.refs, "--key", f.key+".pub", "--output", "json")
+	var u struct {
+		Result            string
+		HardwareSignature struct{ Checked, Verified bool }
+	}
+	if err := json.Unmarshal([]byte(un), &u); err != nil || ucode != exitUnverified || u.Result != "UNVERIFIED" || u.HardwareSignature.Checked || u.HardwareSignature.Verified {
+		t.Errorf("without --certs: exit %d, %+v (%v), want exit %d, result UNVERIFIED, not checked, not verified", ucode, u, err, exitUnverified)
 	}
 	var v struct {
 		Result     string
@@ -262,6 +280,7 @@ func TestCompareJSON(t *testing.T) {
 		}
 		HardwareSignature struct {
 			Checked    bool
+			Verified   bool
 			Signer     string
 			VendorRoot bool
 		}
@@ -272,7 +291,7 @@ func TestCompareJSON(t *testing.T) {
 	}
 	if v.Result != "PASSED" || v.Platform != "sev-snp" || v.Comparison.Compared != 16 || len(v.Comparison.Matches) != 1 ||
 		v.Comparison.Matches[0].Configuration.VCPUs != 1 || v.Comparison.Matches[0].Configuration.VCPUType != "EPYC-v4" ||
-		!v.HardwareSignature.Checked || v.HardwareSignature.Signer != "VCEK" || v.HardwareSignature.VendorRoot {
+		!v.HardwareSignature.Checked || !v.HardwareSignature.Verified || v.HardwareSignature.Signer != "VCEK" || v.HardwareSignature.VendorRoot {
 		t.Errorf("verdict %+v, want PASSED, 1 vCPU EPYC-v4 of 16, VCEK checked against a non-vendor root\n%s", v, stdout)
 	}
 

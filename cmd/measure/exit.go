@@ -42,6 +42,7 @@ const (
 	exitEvidence          = 20 // the report or quote cannot be read: truncated, malformed, unsupported
 	exitHardwareSignature = 21 // the hardware signature or its certificate chain does not verify
 	exitPolicy            = 22 // a report field violates the policy (debug, TCB, VMPL, report data)
+	exitUnverified        = 23 // everything checked held, but the hardware signature was not verified to a trusted root
 )
 
 // provenanceExitCodes maps the provenance package's sentinel errors to
@@ -67,6 +68,7 @@ var provenanceExitCodes = []struct {
 	{verify.ErrHardwareSignature, exitHardwareSignature},
 	{verify.ErrNoCertificate, exitHardwareSignature},
 	{verify.ErrPolicy, exitPolicy},
+	{verify.ErrHardwareUnverified, exitUnverified},
 }
 
 // usageError marks an error in the command line itself: flags, arguments,
