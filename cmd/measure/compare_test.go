@@ -473,3 +473,36 @@ func TestCraftedQuoteExit(t *testing.T) {
 		})
 	}
 }
+
+// TestExplainWarns: explain finds the configuration, and says that it did
+// not verify the hardware signature and, for a debug guest, that the host
+// can read it; the JSON carries both facts.
+func TestExplainWarns(t *testing.T) {
+	signer, err := verifytest.NewSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := signer.Sign(verifytest.Report{Measurement: vectorDigest(t, "snp-gce-bookworm-ovmf-4"), Policy: verifytest.PolicyNoDebug | verifytest.PolicyDebugBit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0x50] ^= 1 // a broken signature: explain does not look at it
+	p := writeIn(t, t.TempDir(), "debug.bin", b)
+	stdout, stderr, code := runCLI("explain", "--report", p, "--ovmf", bookworm, "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"hardware signature was not verified", "allows debugging (POLICY.DEBUG = 1)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	var e struct {
+		SignatureVerified bool `json:"signature_verified"`
+		DebugAllowed      bool `json:"debug_allowed"`
+		Flags             string
+	}
+	if err := json.Unmarshal([]byte(stdout), &e); err != nil || e.SignatureVerified || !e.DebugAllowed || e.Flags == "" {
+		t.Errorf("explain JSON %+v (%v), want debug_allowed true, signature_verified false\n%s", e, err, stdout)
+	}
+}

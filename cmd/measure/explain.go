@@ -135,6 +135,13 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 		}
 		return err
 	}
+	// explain answers which configuration reproduces MEASUREMENT; it does
+	// not say that genuine hardware reported it, nor that the guest is
+	// safe to trust: say so, with what the report itself shows.
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's hardware signature was not verified (measure compare --certs verifies it)\n")
+	if r.Debug() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's guest policy allows debugging (POLICY.DEBUG = 1): the host can read and change the guest's memory\n")
+	}
 	return printExplanation(cmd.OutOrStdout(), o.out.format, r, ex)
 }
 
@@ -151,6 +158,11 @@ type explained struct {
 	Measurement   string   `json:"measurement"`
 	Searched      int      `json:"searched"`
 	Flags         string   `json:"flags"`
+	// SignatureVerified is always false: explain does not check the
+	// hardware signature (compare --certs does).
+	SignatureVerified bool `json:"signature_verified"`
+	// DebugAllowed is the report's POLICY.DEBUG.
+	DebugAllowed bool `json:"debug_allowed"`
 }
 
 func printExplanation(w io.Writer, format string, r *verify.SNPReport, ex *verify.Explanation) error {
@@ -161,6 +173,7 @@ func printExplanation(w io.Writer, format string, r *verify.SNPReport, ex *verif
 			VMMType: f.Config.VMM.String(), VCPUs: f.Config.VCPUs, GuestFeatures: fmt.Sprintf("%#x", f.Config.GuestFeatures),
 			Kernel: f.Boot.Kernel, Initrd: f.Boot.Initrd, Cmdline: f.Boot.Cmdline,
 			Measurement: fmt.Sprintf("%x", m), Searched: ex.Searched,
+			DebugAllowed: r.Debug(),
 		}
 		flags := fmt.Sprintf("--vmm-type %s --vcpus %d", e.VMMType, e.VCPUs)
 		if f.Config.VMM == snp.VMMQEMU {
