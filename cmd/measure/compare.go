@@ -280,17 +280,22 @@ func newCompareCmd() *cobra.Command {
 checks the report's MEASUREMENT (SEV-SNP) or the quote's MRTD and RTMRs (TDX)
 against every configuration in them and prints a verdict naming the matching
 configuration or the nearest miss. With --certs it also verifies the hardware
-signature offline; without, it says that it did not. The report's other fields
-are checked against the policy flags (debugging is refused unless
---allow-debug).
+signature offline, to AMD's or Intel's root or to a root named with
+--trust-root, and that the VCEK was issued for the report's TCB and chip.
+The report's other fields are checked against the policy flags (debugging
+is refused unless --allow-debug).
 
-Exit status: 0 the measurement matches and every check passed; 1 no
+Exit status: 0 the measurement matches, every check passed and the hardware
+signature verified to a trusted root (or --no-hardware-check); 1 no
 configuration matches; 10-15 the reference values are rejected (as verify);
 20 the report or quote cannot be read; 21 the hardware signature does not
-verify; 22 a policy check fails. See docs/compare.md.`,
-		Example: `  measure compare --report report.bin --refs refs.dsse.json --key ci.pub
-  measure compare --quote quote.dat --refs refs.dsse.json --key ci.pub
-  measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs kds/ --min-tcb snp=22 --output json`,
+verify; 22 a policy check fails; 23 everything checked held but the hardware
+signature was not verified to a trusted root (result UNVERIFIED). See
+docs/compare.md.`,
+		Example: `  measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs kds/
+  measure compare --quote quote.dat --refs refs.dsse.json --key ci.pub --certs certs/
+  measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs kds/ --min-tcb snp=22 --output json
+  measure compare --report report.bin --refs refs.dsse.json --key ci.pub --no-hardware-check   # measurement only, on purpose`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.out.validate(); err != nil {
