@@ -41,21 +41,17 @@ type CheckResult struct {
 // caller can show what differs.
 func (e *Engine) Check(ctx context.Context, j *Job, outDir string) (*CheckResult, error) {
 	var res CheckResult
-	for i, name := range []string{"a", "b"} {
+	var err error
+	res.A, res.B, err = Twice(func(name string, i int) (*Result, error) {
 		e.Progress.Linef("check: build %s of 2 (%s)", name, j.Name)
-		out, err := e.Build(ctx, j, Options{
+		return e.Build(ctx, j, Options{
 			OutDir:   filepath.Join(outDir, name),
 			Vary:     CheckVariations[i],
-			WorkName: fmt.Sprintf("check-%s-%s%s", strings.ReplaceAll(j.Name, " ", "-"), name, strings.Repeat("-x", i*3)),
+			WorkName: fmt.Sprintf("check-%s-%s", strings.ReplaceAll(j.Name, " ", "-"), WorkSuffix(name, i)),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("check build %s: %w", name, err)
-		}
-		if i == 0 {
-			res.A = out
-		} else {
-			res.B = out
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Mismatches = Compare(res.A.Files, res.B.Files)
 	if len(res.Mismatches) > 0 {
@@ -66,6 +62,25 @@ func (e *Engine) Check(ctx context.Context, j *Job, outDir string) (*CheckResult
 		return &res, fmt.Errorf("build %s: %w: %s", j.Name, ErrNotReproducible, strings.Join(names, ", "))
 	}
 	return &res, nil
+}
+
+// Twice runs Check's two builds: build("a", 0), then build("b", 1); the
+// index selects CheckVariations. Every checker (the engine's, the guest
+// builder's) builds through it.
+func Twice[T any](build func(name string, i int) (T, error)) (a, b T, err error) {
+	if a, err = build("a", 0); err != nil {
+		return a, b, fmt.Errorf("check build a: %w", err)
+	}
+	if b, err = build("b", 1); err != nil {
+		return a, b, fmt.Errorf("check build b: %w", err)
+	}
+	return a, b, nil
+}
+
+// WorkSuffix names build i's work trees: the second's name is longer, so
+// that the two builds differ in the length of their paths too.
+func WorkSuffix(name string, i int) string {
+	return name + strings.Repeat("-x", i*3)
 }
 
 // Compare pairs two builds' files by position and describes those whose

@@ -426,21 +426,17 @@ type CheckResult struct {
 // it.
 func (b *Builder) Check(ctx context.Context, r *Recipe, outDir string) (*CheckResult, error) {
 	var res CheckResult
-	for i, name := range []string{"a", "b"} {
+	var err error
+	res.A, res.B, err = engine.Twice(func(name string, i int) (*Result, error) {
 		b.progressf("check: guest build %s of 2", name)
-		out, err := b.Build(ctx, r, Options{
+		return b.Build(ctx, r, Options{
 			OutDir: filepath.Join(outDir, name),
 			Vary:   engine.CheckVariations[i],
-			Tag:    fmt.Sprintf("check-guest-%s%s", name, strings.Repeat("-x", i*3)),
+			Tag:    "check-guest-" + engine.WorkSuffix(name, i),
 		})
-		if err != nil {
-			return nil, fmt.Errorf("check build %s: %w", name, err)
-		}
-		if i == 0 {
-			res.A = out
-		} else {
-			res.B = out
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	files := func(r *Result) []engine.File {
 		var fs []engine.File
