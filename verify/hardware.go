@@ -138,10 +138,11 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 	case len(certs.ASK) > 0 || len(certs.ARK) > 0:
 		return nil, fmt.Errorf("%w: an ASK without an ARK or the reverse: give both or neither", ErrNoCertificate)
 	default:
-		def, err := trust.GetDefaultRootCerts(h.ProductLine)
+		def, err := embeddedRoots(h.ProductLine)
 		if err != nil {
-			return nil, fmt.Errorf("%w: no built-in AMD root for product line %q: %v", ErrHardwareSignature, h.ProductLine, err)
+			return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
 		}
+		opts.TrustedRoots = map[string][]*trust.AMDRootCerts{h.ProductLine: {def}}
 		h.Root, h.RootSHA256, h.VendorRoot = describeRoot(def.ProductCerts.Ark), rootSHA256(def.ProductCerts.Ark), true
 	}
 	att := &spb.Attestation{Report: r.proto, CertificateChain: chain}
@@ -322,4 +323,37 @@ func RootFingerprint(b []byte) (string, error) {
 		return "", fmt.Errorf("root certificate: %v", err)
 	}
 	return rootSHA256(c), nil
+}
+
+// vlekBundles are AMD's VLEK certificate chains (ASVK, ARK) that go-sev-guest
+// v0.15.0 embeds but leaves out of its default roots.
+var vlekBundles = map[string][]byte{
+	"Milan": trust.AskArkMilanVlekBytes,
+	"Genoa": trust.AskArkGenoaVlekBytes,
+	"Turin": trust.AskArkTurinVlekBytes,
+}
+
+// embeddedRoots returns AMD's roots for a product line as go-sev-guest
+// embeds them: the ARK, the ASK that certifies VCEKs and the ASVK that
+// certifies VLEKs (so that a VLEK-signed report, as EC2 gives, verifies
+// without the caller fetching the ASVK). The VLEK bundle's ARK must be the
+// same certificate as the VCEK bundle's.
+func embeddedRoots(line string) (*trust.AMDRootCerts, error) {
+	def, err := trust.GetDefaultRootCerts(line)
+	if err != nil || def.ProductCerts == nil || def.ProductCerts.Ark == nil {
+		return nil, fmt.Errorf("no built-in AMD root for product line %q: %v", line, err)
+	}
+	pc := &trust.ProductCerts{Ark: def.ProductCerts.Ark, Ask: def.ProductCerts.Ask}
+	if b, ok := vlekBundles[line]; ok {
+		var v trust.ProductCerts
+		// Turin's file ends in blank lines, which the KDS parser refuses.
+		if err := v.FromKDSCertBytes(bytes.TrimSpace(b)); err != nil {
+			return nil, fmt.Errorf("built-in VLEK chain of %s: %v", line, err)
+		}
+		if v.Asvk == nil || v.Ark == nil || !bytes.Equal(v.Ark.Raw, pc.Ark.Raw) {
+			return nil, fmt.Errorf("built-in VLEK chain of %s: no ASVK, or another ARK", line)
+		}
+		pc.Asvk = v.Asvk
+	}
+	return &trust.AMDRootCerts{ProductLine: line, ProductCerts: pc}, nil
 }
