@@ -57,7 +57,7 @@ func CopyOut(work, rel, dst string) (File, error) {
 	}
 	h := sha256.New()
 	var n int64
-	err = WriteFileAtomic(dst, 0o644, func(w io.Writer) error {
+	err = atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 		var err error
 		n, err = io.Copy(io.MultiWriter(w, h), io.LimitReader(in, maxOutput))
 		return err
@@ -66,10 +66,4 @@ func CopyOut(work, rel, dst string) (File, error) {
 		return File{}, err
 	}
 	return File{Path: dst, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
-}
-
-// WriteFileAtomic writes a file at dst through write, whole or not at all
-// (see internal/atomicfile): a symlink at dst is replaced, never followed.
-func WriteFileAtomic(dst string, perm os.FileMode, write func(io.Writer) error) error {
-	return atomicfile.Write(dst, perm, write)
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/measure-cc/measure/builders/run"
 	"github.com/measure-cc/measure/builders/sandbox"
 	"github.com/measure-cc/measure/builders/toolchain"
+	"github.com/measure-cc/measure/internal/atomicfile"
 )
 
 // Fetcher downloads a URL. *http.Client is one.
@@ -461,7 +462,7 @@ func (e *Engine) download(ctx context.Context, in Input, dst string) error {
 		return fmt.Errorf("downloading %q: %s", in.URL, resp.Status)
 	}
 	h := sha256.New()
-	err = WriteFileAtomic(dst, 0o644, func(w io.Writer) error {
+	err = atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(&ctxReader{ctx, resp.Body}, maxInput+1))
 		if err != nil {
 			return fmt.Errorf("downloading %q: %w", in.URL, err)

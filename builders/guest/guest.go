@@ -18,6 +18,7 @@ import (
 	"github.com/measure-cc/measure/builders/initramfs"
 	"github.com/measure-cc/measure/builders/kernel"
 	"github.com/measure-cc/measure/builders/sandbox"
+	"github.com/measure-cc/measure/internal/atomicfile"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -399,7 +400,7 @@ func writeArtifact(p string, data []byte) (Artifact, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return Artifact{}, err
 	}
-	if err := engine.WriteFileAtomic(p, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := atomicfile.WriteBytes(p, 0o644, data); err != nil {
 		return Artifact{}, err
 	}
 	return Artifact{Name: filepath.Base(p), Path: p, SHA256: sha256Hex(data), Size: int64(len(data))}, nil

@@ -33,8 +33,8 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 
-	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/internal/atomicfile"
 )
 
 // Paths and modes every archive has besides its files.
@@ -265,7 +265,7 @@ func (b *Builder) Build(ctx context.Context, spec *Spec, out string) (*Result, e
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
-	if err := engine.WriteFileAtomic(out, 0o644, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+	if err := atomicfile.WriteBytes(out, 0o644, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	res.Archive = Artifact{Name: filepath.Base(out), Path: out, SHA256: sha256Hex(buf.Bytes()), Size: int64(buf.Len())}

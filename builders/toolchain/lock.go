@@ -44,37 +44,3 @@ func (c *Cache) lock(ctx context.Context) (func(), error) {
 	// Closing the file releases the lock.
 	return func() { f.Close() }, nil
 }
-
-// writeFileAtomic writes b to p through a temporary file in the same
-// directory, synced and renamed over p, so that p is either absent, the old
-// content or all of b.
-func writeFileAtomic(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

@@ -48,6 +48,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/internal/atomicfile"
 )
 
 // Label keys in the image config that describe the toolchain.
@@ -301,7 +302,7 @@ func (c *Cache) install(s Spec, r *record, tmpRoot string) (*Toolchain, error) {
 	if err := os.MkdirAll(filepath.Dir(c.recordPath(s.Key())), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(c.recordPath(s.Key()), b); err != nil {
+	if err := atomicfile.WriteBytes(c.recordPath(s.Key()), 0o600, b); err != nil {
 		return nil, err
 	}
 	c.progressf("toolchain %s", r.Digest)

@@ -18,6 +18,7 @@ import (
 	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	buildrun "github.com/measure-cc/measure/builders/run"
+	"github.com/measure-cc/measure/internal/atomicfile"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -214,15 +215,7 @@ func writeProvenance(b *provenance.Build, log string) error {
 	if err != nil {
 		return fmt.Errorf("provenance: %w", err)
 	}
-	return writeFile(filepath.Join(filepath.Dir(log), "provenance.json"), append(st, '\n'))
-}
-
-// writeFile writes data to path whole or not at all.
-func writeFile(path string, data []byte) error {
-	return engine.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	return atomicfile.WriteBytes(filepath.Join(filepath.Dir(log), "provenance.json"), 0o644, append(st, '\n'))
 }
 
 type buildReport struct {

@@ -2,7 +2,7 @@
 // file in the destination's directory, synced, then renamed over the
 // destination. A symlink at the destination is replaced, never followed;
 // an interrupted or failed write (a full disk, a signal) leaves the old
-// file, or none, and no partial one.
+// file, or none, and no partial one; file and directory are synced.
 package atomicfile
 
 import (
@@ -36,7 +36,16 @@ func Write(dst string, perm os.FileMode, write func(io.Writer) error) (err error
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), dst)
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return err
+	}
+	// The rename itself survives a crash only once the directory is synced.
+	d, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // WriteBytes writes data to dst with Write.
