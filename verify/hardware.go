@@ -46,6 +46,21 @@ type Hardware struct {
 	// report and its TCB was compared with, and equals, the report's
 	// REPORTED_TCB; nil when that comparison did not run.
 	CertifiedTCB *TCB `json:"certifiedTcb,omitempty"`
+	// CRLs names each certificate revocation list the chain was checked
+	// against (issuer, thisUpdate, nextUpdate); empty when revocation was
+	// not checked, which Limits then says.
+	CRLs []string `json:"crls,omitempty"`
+	// TCBStatus is the platform's TCB status from the vendor's signed
+	// collateral (TDX: Intel's TCB info, e.g. UpToDate, SWHardeningNeeded,
+	// OutOfDate); empty when no collateral was evaluated.
+	TCBStatus string `json:"tcbStatus,omitempty"`
+	// TCBAdvisories are the advisory IDs (INTEL-SA-...) the TCB status
+	// carries.
+	TCBAdvisories []string `json:"tcbAdvisories,omitempty"`
+	// Sources says where each certificate and piece of collateral came
+	// from: "report", "quote", a file path, or a URL (with "cache" when it
+	// was read from the local cache).
+	Sources []string `json:"sources,omitempty"`
 	// Limits says what was not checked.
 	Limits []string `json:"limits,omitempty"`
 }
