@@ -23,9 +23,15 @@ const (
 // the machine-readable answer to "does the provider run what public source
 // says it must?".
 type Verdict struct {
-	// Result is PASSED when the measurement matched, the policy held and,
-	// if checked, the hardware signature verified; else FAILED.
+	// Result is PASSED when the measurement matched, the policy held and
+	// the hardware signature verified to a trusted root (or the caller
+	// skipped that check by name); UNVERIFIED when all that was checked
+	// held but the hardware signature was not verified to a trusted root;
+	// else FAILED. Only PASSED means the evidence may be relied on.
 	Result string `json:"result"`
+	// Checks answer each question separately, in a fixed order: reference
+	// values, measurement, hardware signature, TCB, policy.
+	Checks []Level `json:"checks"`
 	// Failures says why, one line per failed check.
 	Failures []string `json:"failures,omitempty"`
 	Platform string   `json:"platform"`
@@ -85,7 +91,7 @@ func (v *Verdict) VSA(verifierID, version string, at *time.Time) ([]byte, error)
 	var levels []string
 	if v.Result == Passed {
 		levels = append(levels, LevelMeasurement, LevelPolicy)
-		if v.Hardware.Checked {
+		if v.Hardware.Verified {
 			levels = append(levels, LevelHardware)
 		}
 		if v.Hardware.CertifiedTCB != nil {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -195,53 +193,19 @@ func (o *compareOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	v := &verify.Verdict{Platform: ev.Platform(), Evidence: verify.NewNamedDigest(name, ev.Raw()), References: refs}
-	// The first failure decides the exit status: a bad hardware signature
-	// makes everything else moot, then a mismatch, then the policy.
-	var errs []error
 	hw, hwErr := o.certs.hardware(ev)
-	if hwErr != nil {
-		if !errors.Is(hwErr, verify.ErrHardwareSignature) && !errors.Is(hwErr, verify.ErrNoCertificate) {
-			return hwErr
-		}
-		hw = verify.Hardware{Checked: true}
-		errs = append(errs, hwErr)
-	}
-	v.Hardware = hw
-	c, err := verify.Compare(ev, rv)
-	if err != nil && !errors.Is(err, verify.ErrMismatch) {
-		return err
-	}
-	v.Comparison = c
-	if err != nil {
-		errs = append(errs, err)
-	}
-	v.Policy, err = verify.CheckPolicy(ev, pol)
-	if err != nil {
-		if !errors.Is(err, verify.ErrPolicy) {
-			return err
-		}
-		errs = append(errs, err)
-	}
-	v.Result = verify.Passed
-	for _, e := range errs {
-		v.Result = verify.Failed
-		v.Failures = append(v.Failures, e.Error())
-	}
-	// Everything checked held: the verdict is PASSED only when the
-	// evidence is tied to hardware the caller trusts.
-	if len(errs) == 0 {
-		if err := v.Hardware.Trusted(trust); err != nil {
-			v.Result = verify.Unverified
-			v.Failures = append(v.Failures, err.Error())
-			errs = append(errs, err)
-		}
+	v, verr := verify.Assessment{
+		Name: name, Evidence: ev, Values: rv, References: refs,
+		Hardware: hw, HardwareErr: hwErr, Policy: pol, Trust: trust,
+	}.Verdict()
+	if v == nil {
+		return verr
 	}
 	if err := o.print(cmd.OutOrStdout(), v); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s: %w", name, errs[0])
+	if verr != nil {
+		return fmt.Errorf("%s: %w", name, verr)
 	}
 	return nil
 }
@@ -268,66 +232,6 @@ func (o *compareOptions) print(w io.Writer, v *verify.Verdict) error {
 		_, err = w.Write(b)
 		return err
 	}
-	return printVerdict(w, v)
+	return v.WriteText(w)
 }
 
-// printVerdict writes the verdict for a person: the answer first, then
-// the evidence for it.
-func printVerdict(w io.Writer, v *verify.Verdict) error {
-	var b bytes.Buffer
-	c := v.Comparison
-	switch {
-	case c != nil && len(c.Matches) > 0:
-		fmt.Fprintf(&b, "MATCH: the %s evidence matches %s\n", v.Platform, verify.DescribeConfiguration(c.Matches[0].Configuration))
-		for _, m := range c.Matches[1:] {
-			fmt.Fprintf(&b, "  and also %s\n", verify.DescribeConfiguration(m.Configuration))
-		}
-	case c != nil:
-		fmt.Fprintf(&b, "MISMATCH: the %s evidence matches none of the %d configurations in the reference values\n", v.Platform, c.Compared)
-		if c.Nearest != nil {
-			fmt.Fprintf(&b, "  nearest: %s (equal: %s)\n", verify.DescribeConfiguration(c.Nearest.Configuration), strings.Join(c.Nearest.Equal, ", "))
-			for _, d := range c.Nearest.Differ {
-				fmt.Fprintf(&b, "    %s is %s, want %s\n", d.Register, d.Got, d.Want)
-			}
-		} else {
-			fmt.Fprintf(&b, "  no configuration agrees on any register; for SEV-SNP, measure explain searches this firmware's configurations\n")
-		}
-	}
-	fmt.Fprintf(&b, "result: %s\n", v.Result)
-	if c != nil {
-		for _, r := range c.Registers {
-			fmt.Fprintf(&b, "%s: %s\n", r.Name, r.Hex)
-		}
-	}
-	fmt.Fprintf(&b, "evidence: %s (sha256 %s)\n", v.Evidence.Name, v.Evidence.SHA256)
-	fmt.Fprintf(&b, "reference values: %s for %s, %d configuration(s), signed by %s\n", v.References.Name, v.References.Firmware.Name, v.References.Configurations, strings.Join(v.References.KeyIDs, ", "))
-	hw := v.Hardware
-	switch {
-	case !hw.Checked:
-		fmt.Fprintf(&b, "hardware signature: NOT CHECKED (no --certs): nothing here shows that the evidence came from genuine hardware\n")
-	case hw.Signer == "":
-		fmt.Fprintf(&b, "hardware signature: FAILED\n")
-	default:
-		root := hw.Root
-		if !hw.VendorRoot {
-			root += ", NOT the vendor's published root"
-		}
-		line := hw.Signer
-		if hw.ProductLine != "" {
-			line += " (" + hw.ProductLine + ")"
-		}
-		fmt.Fprintf(&b, "hardware signature: verified, %s, chained to %s; %s\n", line, root, strings.Join(hw.Limits, "; "))
-	}
-	for _, p := range v.Policy {
-		status := "ok  "
-		if !p.OK {
-			status = "FAIL"
-		}
-		fmt.Fprintf(&b, "policy %s %s = %s (want %s)\n", status, p.Name, p.Got, p.Want)
-	}
-	for _, f := range v.Failures {
-		fmt.Fprintf(&b, "failure: %s\n", f)
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
