@@ -174,6 +174,7 @@ func (o *outputOptions) AddFlags(fs *pflag.FlagSet) {
 	// sev-snp-measure's name for the same flag.
 	fs.StringVar(&o.format, "output-format", o.allowed[0], "same as --output")
 	_ = fs.MarkHidden("output-format")
+	addOutputFileFlag(fs)
 }
 
 func (o *outputOptions) validate() error {

@@ -24,6 +24,7 @@ type signOptions struct {
 
 func (o *signOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.keys, "key", nil, "private key (PKCS #8 PEM, from keygen); repeat for several signatures")
+	addOutputFileFlag(fs)
 }
 
 func newSignCmd() *cobra.Command {
@@ -37,7 +38,7 @@ Statement v1 whose predicate matches its schema, and prints a DSSE envelope
 one signature per --key. Each signature's keyid is the hex SHA-256 of the
 public key's DER.`,
 		Example: `  measure snp --ovmf OVMF.fd --vcpus 1-64 --vcpu-type EPYC-Milan,EPYC-Genoa --output statement > refs.json
-  measure sign --key ci.key refs.json > refs.dsse.json
+  measure sign --key ci.key refs.json --output-file refs.dsse.json
   measure sign --key alice.key --key bob.key refs.json > refs.dsse.json
   measure snp --ovmf OVMF.fd --vcpus 4 --vcpu-type EPYC-v4 -o statement | measure sign --key ci.key - > refs.dsse.json`,
 		Args: cobra.ExactArgs(1),

@@ -240,3 +240,44 @@ func TestSignWarnsOnReadableKey(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want a warning about the mode", code, stderr)
 	}
 }
+
+// TestOutputFile checks --output-file: the output lands whole, a symlink
+// at the destination is replaced rather than followed, and a failed command
+// leaves the file that was there.
+func TestOutputFile(t *testing.T) {
+	f := newSignFixture(t)
+	victim := f.write(t, "victim", []byte("do not touch\n"))
+	dst := filepath.Join(f.dir, "out.dsse.json")
+	if err := os.Symlink(victim, dst); err != nil {
+		t.Fatal(err)
+	}
+	if out := f.run(t, 0, "sign", "--key", f.a+".key", f.statement, "--output-file", dst); out != "" {
+		t.Errorf("stdout = %q, want nothing with --output-file", out)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "do not touch\n" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	if st, err := os.Lstat(dst); err != nil || !st.Mode().IsRegular() {
+		t.Fatalf("%s is not a regular file: %v", dst, err)
+	}
+	env, _ := os.ReadFile(dst)
+	f.run(t, 0, "verify", "--key", f.a+".pub", dst)
+
+	// A signature that cannot be made (a key that does not exist) keeps the
+	// old envelope.
+	f.run(t, 1, "sign", "--key", filepath.Join(f.dir, "missing.key"), f.statement, "--output-file", dst)
+	if b, _ := os.ReadFile(dst); !bytes.Equal(b, env) {
+		t.Errorf("a failed sign changed %s", dst)
+	}
+	// Measuring commands take it too.
+	rec := filepath.Join(f.dir, "m.json")
+	f.run(t, 0, "snp", "--ovmf", trixie, "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--output", "json", "--output-file", rec)
+	var m map[string]any
+	if b, err := os.ReadFile(rec); err != nil || json.Unmarshal(b, &m) != nil || m["measurement"] == nil {
+		t.Errorf("--output-file of snp: %s, %v", b, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(f.dir, ".*.tmp-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
+	}
+}
