@@ -304,7 +304,7 @@ func (v *Verdict) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "certified TCB: %s (the %s certificate's, equal to REPORTED_TCB)\n", hw.CertifiedTCB, hw.Signer)
 		}
 		if hw.TCBStatus != "" {
-			fmt.Fprintf(&b, "TCB status: %s %s\n", hw.TCBStatus, strings.Join(hw.TCBAdvisories, " "))
+			fmt.Fprintf(&b, "TCB status: %s\n", strings.Join(append([]string{hw.TCBStatus}, hw.TCBAdvisories...), " "))
 		}
 		for _, crl := range hw.CRLs {
 			fmt.Fprintf(&b, "revocation checked: %s\n", crl)

@@ -1,5 +1,7 @@
 package verify
 
+import "fmt"
+
 // TDXCollateral is Intel's collateral for checking a TDX quote's platform
 // beyond its signature, each part as Intel's Provisioning Certification
 // Service (PCS, API v4) or a PCCS serves it. Any part may be empty: then
@@ -31,3 +33,8 @@ type TDXCollateral struct {
 	// them.
 	Sources []string
 }
+
+// ErrCollateral: vendor collateral (TCB info, QE identity) that cannot be
+// read. It wraps ErrHardwareSignature: the platform check it feeds cannot
+// be made, which is a failure of that check, not of the evidence.
+var ErrCollateral = fmt.Errorf("%w: unreadable vendor collateral", ErrHardwareSignature)

@@ -71,11 +71,13 @@ const (
 	KindAny       Kind = iota // detect from the bytes
 	KindSNPReport             // an SEV-SNP attestation report
 	KindTDXQuote              // a TDX quote
+	KindHCLReport             // an Azure HCL report (ParseHCLReport)
 )
 
 // Parse decodes b (binary, or hex or base64 text) and parses it as kind.
 // With KindAny, it tells an SEV-SNP report (a 32-bit version 2 to 5) from a
-// TDX quote (16-bit version 4 or 5, attestation key type 2, TEE type 0x81).
+// TDX quote (16-bit version 4 or 5, attestation key type 2, TEE type 0x81)
+// and from an Azure HCL report (signature "HCLA").
 func Parse(b []byte, kind Kind) (Evidence, error) {
 	raw, err := DecodeText(b)
 	if err != nil {
@@ -89,8 +91,10 @@ func Parse(b []byte, kind Kind) (Evidence, error) {
 		return ParseSNPReport(raw)
 	case KindTDXQuote:
 		return ParseTDXQuote(raw)
+	case KindHCLReport:
+		return ParseHCLReport(raw)
 	}
-	return nil, fmt.Errorf("%w: %d bytes starting %x are neither an SEV-SNP report nor a TDX quote", ErrMalformed, len(raw), raw[:min(len(raw), 8)])
+	return nil, fmt.Errorf("%w: %d bytes starting %x are neither an SEV-SNP report nor a TDX quote (nor an Azure HCL report)", ErrMalformed, len(raw), raw[:min(len(raw), 8)])
 }
 
 // Offsets that tell a TDX quote header (Intel TDX DCAP Quote Generation
@@ -104,6 +108,9 @@ const (
 )
 
 func detect(raw []byte) Kind {
+	if IsHCLReport(raw) {
+		return KindHCLReport
+	}
 	if len(raw) >= 8 &&
 		binary.LittleEndian.Uint16(raw[quoteKeyTypeOffset:]) == quoteKeyTypeECDSA &&
 		binary.LittleEndian.Uint32(raw[quoteTEETypeOffset:]) == quoteTEETypeTDX {

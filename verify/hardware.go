@@ -77,14 +77,22 @@ type SNPCerts struct {
 	// ASK (ASVK for a VLEK) and ARK, when both are set, are the roots to
 	// trust instead of AMD's published roots built into go-sev-guest.
 	ASK, ARK []byte
+	// CRL, when set, is AMD's CRL for the signing key's chain (DER or PEM,
+	// as the KDS serves it at /vcek/v1/{product}/crl, or /vlek/v1/... for
+	// a VLEK): it must be signed by the ARK, current at the verification
+	// time, and list neither the ASK (ASVK) nor the VCEK (VLEK).
+	CRL []byte
+	// Sources says where each certificate came from, for Hardware.Sources.
+	Sources []string
 }
 
 // VerifySNPSignature checks r's signature with the VCEK or VLEK and that
 // certificate's chain to the trusted ARK, with certificates valid at now,
 // then that the certificate vouches for what the report claims: its TCB
 // equals REPORTED_TCB and, for a VCEK, its HWID equals CHIP_ID (unless the
-// host masked CHIP_ID). It fetches nothing and does not check revocation.
-// Failures wrap ErrHardwareSignature.
+// host masked CHIP_ID). With certs.CRL it checks revocation
+// (checkSNPRevocation). It fetches nothing. Failures wrap
+// ErrHardwareSignature.
 func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware, error) {
 	chain := &spb.CertificateChain{}
 	if r.certs != nil {
@@ -107,7 +115,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 		return nil, fmt.Errorf("%w: SIGNER_INFO: %v", ErrMalformed, err)
 	}
 	h := &Hardware{Checked: true, Signer: info.SigningKey.String(),
-		Limits: []string{"certificate revocation (CRL) not checked"}}
+		Limits: []string{limitNoCRL}, Sources: certs.Sources}
 	var signer []byte
 	switch info.SigningKey {
 	case sevabi.VcekReportSigner:
@@ -122,6 +130,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 	}
 	h.ProductLine = snpProductLine(r, signer, info.SigningKey)
 	opts := &sevverify.Options{DisableCertFetching: true, Now: now}
+	var roots *trust.ProductCerts // the ARK and AS(V)K the chain verifies to
 	switch {
 	case len(certs.ASK) > 0 && len(certs.ARK) > 0:
 		ask, err := derOf(certs.ASK)
@@ -144,6 +153,7 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 		for _, line := range []string{"Milan", "Genoa", "Turin"} {
 			root := trust.AMDRootCertsProduct(line)
 			root.ProductCerts = &trust.ProductCerts{Ark: arkCert, Ask: askCert, Asvk: askCert}
+			roots = root.ProductCerts
 			opts.TrustedRoots[line] = []*trust.AMDRootCerts{root}
 		}
 		h.Root, h.RootSHA256 = describeRoot(arkCert), rootSHA256(arkCert)
@@ -158,11 +168,21 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 			return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
 		}
 		opts.TrustedRoots = map[string][]*trust.AMDRootCerts{h.ProductLine: {def}}
+		roots = def.ProductCerts
 		h.Root, h.RootSHA256, h.VendorRoot = describeRoot(def.ProductCerts.Ark), rootSHA256(def.ProductCerts.Ark), true
 	}
-	att := &spb.Attestation{Report: r.proto, CertificateChain: chain}
-	if err := sevverify.SnpAttestation(att, opts); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, err)
+	var verr error
+	if h.ProductLine == "Milan" || h.ProductLine == "Genoa" {
+		verr = sevverify.SnpAttestation(&spb.Attestation{Report: r.proto, CertificateChain: chain}, opts)
+	} else { // Turin: go-sev-guest v0.15.0 refuses its VCEKs (snpsig.go)
+		ica := roots.Ask
+		if info.SigningKey == sevabi.VlekReportSigner {
+			ica = roots.Asvk
+		}
+		verr = verifySNPReport(r.raw, signer, info.SigningKey.String(), h.ProductLine, roots.Ark, ica, now)
+	}
+	if verr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHardwareSignature, verr)
 	}
 	tcb, limits, err := checkEndorsement(r, signer, info.SigningKey)
 	if err != nil {
@@ -170,6 +190,14 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 	}
 	h.CertifiedTCB = tcb
 	h.Limits = append(h.Limits, limits...)
+	if len(certs.CRL) > 0 {
+		crl, err := checkSNPRevocation(certs.CRL, roots, info.SigningKey, signer, now)
+		if err != nil {
+			return nil, err
+		}
+		h.CRLs = append(h.CRLs, crl)
+		h.Limits = dropLimit(h.Limits, limitNoCRL)
+	}
 	h.Verified = true
 	return h, nil
 }
@@ -187,43 +215,38 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 // (SNP_CONFIG MASK_CHIP_ID) gets a CHIP_ID of zeros, which is not
 // compared; the returned limits say so.
 //
-// The TCB is compared only for Milan and Genoa, whose TCB layout
-// go-sev-guest v0.15.0 decodes; for another product line (Turin adds an FMC
-// field and moves the others) the returned TCB is nil and a limit says the
-// TCB was not certified, rather than fail a genuine report.
+// The certificate's SPLs are put together in the report's TCB_VERSION
+// layout (Turin's has FMC first; tcbLayout) and compared with all 64 bits
+// of REPORTED_TCB; spl_4 to spl_7 are reserved and must be 0. A Turin HWID
+// is 8 bytes, which CHIP_ID must carry followed by zeros.
 func checkEndorsement(r *SNPReport, signer []byte, key sevabi.ReportSigner) (*TCB, []string, error) {
 	cert, err := x509.ParseCertificate(signer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v certificate: %v", ErrHardwareSignature, key, err)
 	}
-	exts, err := kds.CertificateExtensions(cert, key)
+	exts, err := parseKDSExtensions(cert.Extensions, key.String())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v certificate extensions: %v", ErrHardwareSignature, key, err)
 	}
-	var limits []string
-	var certified *TCB
-	switch line := snpProductLine(r, signer, key); line {
-	case "Milan", "Genoa":
-		if got, want := uint64(exts.TCBVersion), r.proto.GetReportedTcb(); got != want {
-			return nil, nil, fmt.Errorf("%w: REPORTED_TCB is %#016x (%s), but the %v certificate is for TCB %#016x (%s)",
-				ErrHardwareSignature, want, tcbOf(want), key, got, tcbOf(got))
-		}
-		t := tcbOf(uint64(exts.TCBVersion))
-		certified = &t
-	default:
-		limits = append(limits, fmt.Sprintf("REPORTED_TCB not compared with the %v certificate: the TCB layout of product line %q is not decoded", key, line))
+	layout := r.tcbLayout()
+	want := r.proto.GetReportedTcb()
+	if got, err := exts.tcbVersion(layout); err != nil || got != want {
+		return nil, nil, fmt.Errorf("%w: REPORTED_TCB is %#016x (%s), but the %v certificate is for TCB %s",
+			ErrHardwareSignature, want, decodeTCB(want, layout), key, exts.describeTCB())
 	}
+	certified := exts.TCB
+	var limits []string
 	if key == sevabi.VcekReportSigner {
 		chip := r.proto.GetChipId()
 		switch {
 		case allZero(chip):
 			limits = append(limits, "CHIP_ID masked by the host (all zeros): the VCEK's HWID not compared with it")
-		case !bytes.Equal(chip, exts.HWID):
+		case !hwidMatchesChipID(exts.HWID, chip):
 			return nil, nil, fmt.Errorf("%w: CHIP_ID is %s, but the VCEK certificate is for HWID %s",
 				ErrHardwareSignature, hex.EncodeToString(chip), hex.EncodeToString(exts.HWID))
 		}
 	}
-	return certified, limits, nil
+	return &certified, limits, nil
 }
 
 func allZero(b []byte) bool {
@@ -245,7 +268,7 @@ func snpProductLine(r *SNPReport, signer []byte, key sevabi.ReportSigner) string
 	if err != nil {
 		return "Unknown"
 	}
-	exts, err := kds.CertificateExtensions(cert, key)
+	exts, err := parseKDSExtensions(cert.Extensions, key.String())
 	if err != nil {
 		return "Unknown"
 	}
@@ -265,6 +288,9 @@ var intelRootPEM []byte
 // now. It fetches nothing: the TCB status (TCB info, QE identity) and
 // revocation are not checked. Failures wrap ErrHardwareSignature.
 func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, error) {
+	if !q.parsed.goTDXGuestReads() { // version 5, or no PCK chain in the quote
+		return VerifyTDXSignatureWith(q, TDXVerifyOptions{Root: root, Now: now})
+	}
 	opts := &tdxverify.Options{Now: now}
 	h := &Hardware{Checked: true, Signer: "attestation key certified by the PCK",
 		Limits: []string{"TCB status collateral (TCB info, QE identity) not checked", "certificate revocation (CRL) not checked"}}

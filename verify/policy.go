@@ -21,9 +21,11 @@ type Policy struct {
 	AllowDebug bool
 	// MinTCB, when set, is the lowest acceptable SEV-SNP TCB: CURRENT_TCB,
 	// REPORTED_TCB and COMMITTED_TCB must each be at least it, component by
-	// component. Only REPORTED_TCB is vouched for by hardware, and only
-	// when VerifySNPSignature has checked that the signing certificate is
-	// for it (Hardware.CertifiedTCB).
+	// component (TCB.AtLeast: a MinTCB with an FMC component, which only
+	// Turin's TCB has, fails every Milan or Genoa report). Only
+	// REPORTED_TCB is vouched for by hardware, and only when
+	// VerifySNPSignature has checked that the signing certificate is for
+	// it (Hardware.CertifiedTCB).
 	MinTCB *TCB
 	// VMPL, when set, is the VMPL the SEV-SNP report must come from (0 for
 	// a guest without an SVSM).
@@ -65,7 +67,7 @@ func CheckPolicy(ev Evidence, p Policy) ([]Check, error) {
 			sort.Strings(names)
 			for _, n := range names {
 				t := tcbs[n]
-				checks = append(checks, Check{Name: n, Got: t.String(), Want: "at least " + p.MinTCB.String(), OK: t.AtLeast(*p.MinTCB)})
+				checks = append(checks, Check{Name: n, Got: t.String(), Want: wantTCB(*p.MinTCB, t), OK: t.AtLeast(*p.MinTCB)})
 			}
 		}
 		if p.VMPL != nil {
@@ -106,6 +108,20 @@ func CheckPolicy(ev Evidence, p Policy) ([]Check, error) {
 		return checks, fmt.Errorf("%w: %s", ErrPolicy, strings.Join(failed, "; "))
 	}
 	return checks, nil
+}
+
+// wantTCB says what min requires of t, a report's TCB: min as t's layout
+// reads it, and why a min with an FMC component cannot be met by a TCB
+// without one.
+func wantTCB(min, t TCB) string {
+	w := "at least " + min.in(t).String()
+	if min.byVersion {
+		w += " (TCB_VERSION " + min.String() + " in the report's layout)"
+	}
+	if min.HasFMC && !t.HasFMC {
+		w += ", whose FMC component only a Turin TCB has (this report's TCB_VERSION has Milan's and Genoa's layout, without FMC)"
+	}
+	return w
 }
 
 func b2i(b bool) int {

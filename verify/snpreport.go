@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -144,13 +145,16 @@ func (r *SNPReport) Version() uint32 { return r.proto.GetVersion() }
 // GuestPolicy is the raw POLICY field.
 func (r *SNPReport) GuestPolicy() uint64 { return r.proto.GetPolicy() }
 
-// TCBs returns the four TCB_VERSION fields by their ABI names.
+// TCBs returns the four TCB_VERSION fields by their ABI names, each read
+// in the report's layout (Turin's, with FMC, for a family 1Ah processor;
+// see tcbLayout).
 func (r *SNPReport) TCBs() map[string]TCB {
+	l := r.tcbLayout()
 	return map[string]TCB{
-		"CURRENT_TCB":   tcbOf(r.proto.GetCurrentTcb()),
-		"REPORTED_TCB":  tcbOf(r.proto.GetReportedTcb()),
-		"COMMITTED_TCB": tcbOf(r.proto.GetCommittedTcb()),
-		"LAUNCH_TCB":    tcbOf(r.proto.GetLaunchTcb()),
+		"CURRENT_TCB":   decodeTCB(r.proto.GetCurrentTcb(), l),
+		"REPORTED_TCB":  decodeTCB(r.proto.GetReportedTcb(), l),
+		"COMMITTED_TCB": decodeTCB(r.proto.GetCommittedTcb(), l),
+		"LAUNCH_TCB":    decodeTCB(r.proto.GetLaunchTcb(), l),
 	}
 }
 
@@ -162,40 +166,203 @@ const signatureComponentSize = 72
 const policyDebugBit = 19
 
 // TCB is an SEV-SNP TCB_VERSION (SEV-SNP ABI, "TCB_VERSION Structure"): the
-// security patch levels of the firmware components.
+// security patch levels of the firmware components. Turin (family 1Ah)
+// lays the eight bytes out differently from Milan and Genoa and adds an
+// FMC component; HasFMC says which layout a TCB was read with.
 type TCB struct {
-	Bootloader uint8 `json:"bootloader"`
-	TEE        uint8 `json:"tee"`
-	SNP        uint8 `json:"snp"`
-	Microcode  uint8 `json:"microcode"`
+	// FMC is the FMC firmware's SPL; it counts only when HasFMC.
+	FMC        uint8
+	Bootloader uint8
+	TEE        uint8
+	SNP        uint8
+	Microcode  uint8
+	// HasFMC: the TCB has Turin's layout, with an FMC component. JSON
+	// carries "fmc" exactly when it is set.
+	HasFMC bool
+
+	// version is a TCB_VERSION number ParseTCB read, when byVersion: its
+	// layout is not known until it is compared with a report's TCB.
+	version   uint64
+	byVersion bool
 }
 
-func tcbOf(v uint64) TCB {
-	p := kds.DecomposeTCBVersion(kds.TCBVersion(v))
-	return TCB{Bootloader: p.BlSpl, TEE: p.TeeSpl, SNP: p.SnpSpl, Microcode: p.UcodeSpl}
+// tcbLayout is how a TCB_VERSION's eight bytes (little endian) hold its
+// components.
+type tcbLayout uint8
+
+const (
+	// tcbLayoutMilan is Milan's and Genoa's (family 19h): BOOT_LOADER,
+	// TEE, four reserved bytes, SNP, MICROCODE (SEV-SNP ABI, TCB_VERSION).
+	tcbLayoutMilan tcbLayout = iota
+	// tcbLayoutTurin is Turin's (family 1Ah): FMC, BOOT_LOADER, TEE, SNP,
+	// three reserved bytes, MICROCODE (SEV-SNP ABI 1.58, TCB_VERSION for
+	// family 1Ah; virtee/sev TcbVersion::from_turin_bytes).
+	tcbLayoutTurin
+)
+
+// tcbOffsets are the byte of each component in a layout; fmc is -1 where
+// the layout has none. The other bytes are reserved.
+var tcbOffsets = [...]struct{ fmc, bl, tee, snp, ucode int }{
+	tcbLayoutMilan: {fmc: -1, bl: 0, tee: 1, snp: 6, ucode: 7},
+	tcbLayoutTurin: {fmc: 0, bl: 1, tee: 2, snp: 3, ucode: 7},
 }
 
-// AtLeast reports whether every component of t is at least min's.
+func (l tcbLayout) String() string {
+	if l == tcbLayoutTurin {
+		return "Turin's"
+	}
+	return "Milan's and Genoa's"
+}
+
+// cpuidFamilyTurin is the CPUID family of Turin (and of the later
+// processors of family 1Ah, which keep its TCB_VERSION layout).
+const cpuidFamilyTurin = 0x1a
+
+// tcbLayout is the layout of r's TCB_VERSION fields. Reports of version 3
+// and later name the processor family (CPUID_FAM_ID): 1Ah has Turin's
+// layout, any other Milan's and Genoa's. Version 2 reports do not; as
+// virtee/sev does (AttestationReport::chip_id_is_turin_like), a CHIP_ID of
+// eight bytes then 56 zero bytes, the shape of a Turin chip's (whose HWID is
+// 8 bytes), is taken as Turin's, else Milan's and Genoa's. A masked CHIP_ID
+// (all zeros) reads as Milan's and Genoa's: if that is wrong, the signing
+// certificate's TCB does not match it and verification fails.
+func (r *SNPReport) tcbLayout() tcbLayout {
+	if r.proto.GetVersion() >= 3 {
+		if fam, _, _ := abi.FmsFromCpuid1Eax(r.proto.GetCpuid1EaxFms()); fam == cpuidFamilyTurin {
+			return tcbLayoutTurin
+		}
+		return tcbLayoutMilan
+	}
+	chip := r.proto.GetChipId()
+	if len(chip) == abi.ChipIDSize && !allZero(chip[:turinHWIDSize]) && allZero(chip[turinHWIDSize:]) {
+		return tcbLayoutTurin
+	}
+	return tcbLayoutMilan
+}
+
+// decodeTCB reads a TCB_VERSION with layout l. Reserved bytes are ignored.
+func decodeTCB(v uint64, l tcbLayout) TCB {
+	o := tcbOffsets[l]
+	at := func(i int) uint8 { return uint8(v >> (8 * i)) }
+	t := TCB{Bootloader: at(o.bl), TEE: at(o.tee), SNP: at(o.snp), Microcode: at(o.ucode)}
+	if o.fmc >= 0 {
+		t.FMC, t.HasFMC = at(o.fmc), true
+	}
+	return t
+}
+
+// tcbVersion is the inverse of decodeTCB: t as a TCB_VERSION with layout
+// l, reserved bytes zero. A TCB with an FMC component has no Milan/Genoa
+// encoding, and one without has no Turin encoding.
+func (t TCB) tcbVersion(l tcbLayout) (uint64, error) {
+	o := tcbOffsets[l]
+	if t.HasFMC != (o.fmc >= 0) {
+		return 0, fmt.Errorf("TCB %s does not fit %s TCB_VERSION layout", t, l)
+	}
+	v := uint64(t.Bootloader)<<(8*o.bl) | uint64(t.TEE)<<(8*o.tee) | uint64(t.SNP)<<(8*o.snp) | uint64(t.Microcode)<<(8*o.ucode)
+	if t.HasFMC {
+		v |= uint64(t.FMC) << (8 * o.fmc)
+	}
+	return v, nil
+}
+
+// in returns m, a TCB_VERSION number (from ParseTCB) decoded in the layout
+// of t, which was read from a report; any other m as it is.
+func (m TCB) in(t TCB) TCB {
+	if !m.byVersion {
+		return m
+	}
+	l := tcbLayoutMilan
+	if t.HasFMC {
+		l = tcbLayoutTurin
+	}
+	return decodeTCB(m.version, l)
+}
+
+// AtLeast reports whether every component of t is at least min's. t is a
+// TCB read from a report; a min given as a TCB_VERSION number is read in
+// t's layout. A min with an FMC component (Turin's) is never met by a TCB
+// without one (Milan's or Genoa's): the requirement names a component the
+// report does not have, so it fails closed.
 func (t TCB) AtLeast(min TCB) bool {
+	min = min.in(t)
+	if min.HasFMC && (!t.HasFMC || t.FMC < min.FMC) {
+		return false
+	}
 	return t.Bootloader >= min.Bootloader && t.TEE >= min.TEE && t.SNP >= min.SNP && t.Microcode >= min.Microcode
 }
 
-// String formats t as ParseTCB reads it.
+// String formats t as ParseTCB reads it: fmc=N first when t has an FMC
+// component; a TCB_VERSION number as ParseTCB read it.
 func (t TCB) String() string {
-	return fmt.Sprintf("bl=%d,tee=%d,snp=%d,ucode=%d", t.Bootloader, t.TEE, t.SNP, t.Microcode)
+	if t.byVersion {
+		return fmt.Sprintf("%#016x", t.version)
+	}
+	s := fmt.Sprintf("bl=%d,tee=%d,snp=%d,ucode=%d", t.Bootloader, t.TEE, t.SNP, t.Microcode)
+	if t.HasFMC {
+		s = fmt.Sprintf("fmc=%d,", t.FMC) + s
+	}
+	return s
 }
 
-// ParseTCB reads "bl=2,tee=0,snp=5,ucode=68" (any subset, missing parts 0)
-// or a 64-bit TCB_VERSION number (0x-hex or decimal).
+// tcbJSON is TCB's JSON form.
+type tcbJSON struct {
+	FMC        *uint8 `json:"fmc,omitempty"`
+	Bootloader uint8  `json:"bootloader"`
+	TEE        uint8  `json:"tee"`
+	SNP        uint8  `json:"snp"`
+	Microcode  uint8  `json:"microcode"`
+	// TCBVersion is a TCB_VERSION number ParseTCB read, not yet decoded.
+	TCBVersion string `json:"tcbVersion,omitempty"`
+}
+
+// MarshalJSON writes fmc only for a TCB with an FMC component.
+func (t TCB) MarshalJSON() ([]byte, error) {
+	if t.byVersion {
+		return json.Marshal(tcbJSON{TCBVersion: t.String()})
+	}
+	j := tcbJSON{Bootloader: t.Bootloader, TEE: t.TEE, SNP: t.SNP, Microcode: t.Microcode}
+	if t.HasFMC {
+		j.FMC = &t.FMC
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *TCB) UnmarshalJSON(b []byte) error {
+	var j tcbJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if j.TCBVersion != "" {
+		v, err := ParseTCB(j.TCBVersion)
+		if err != nil || !v.byVersion {
+			return fmt.Errorf("tcbVersion %q, want a TCB_VERSION number", j.TCBVersion)
+		}
+		*t = v
+		return nil
+	}
+	*t = TCB{Bootloader: j.Bootloader, TEE: j.TEE, SNP: j.SNP, Microcode: j.Microcode}
+	if j.FMC != nil {
+		t.FMC, t.HasFMC = *j.FMC, true
+	}
+	return nil
+}
+
+// ParseTCB reads "fmc=0,bl=2,tee=0,snp=5,ucode=68" (any subset, missing
+// parts 0; fmc, Turin's FMC component, makes a TCB that only a Turin
+// report's can meet), or a 64-bit TCB_VERSION number (0x-hex or decimal),
+// which is decoded in the layout of the report's TCB it is compared with
+// (TCB.AtLeast).
 func ParseTCB(s string) (TCB, error) {
 	var t TCB
 	s = strings.TrimSpace(s)
 	if !strings.Contains(s, "=") {
 		var v uint64
 		if _, err := fmt.Sscan(s, &v); err != nil {
-			return t, fmt.Errorf("TCB %q: want bl=N,tee=N,snp=N,ucode=N or a TCB_VERSION number", s)
+			return t, fmt.Errorf("TCB %q: want fmc=N,bl=N,tee=N,snp=N,ucode=N or a TCB_VERSION number", s)
 		}
-		return tcbOf(v), nil
+		return TCB{version: v, byVersion: true}, nil
 	}
 	for _, part := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -204,6 +371,8 @@ func ParseTCB(s string) (TCB, error) {
 			return t, fmt.Errorf("TCB %q: part %q, want NAME=0..255", s, part)
 		}
 		switch strings.ToLower(k) {
+		case "fmc":
+			t.FMC, t.HasFMC = n, true
 		case "bl", "bootloader":
 			t.Bootloader = n
 		case "tee":
@@ -213,7 +382,7 @@ func ParseTCB(s string) (TCB, error) {
 		case "ucode", "microcode":
 			t.Microcode = n
 		default:
-			return t, fmt.Errorf("TCB %q: part %q, want bl, tee, snp or ucode", s, k)
+			return t, fmt.Errorf("TCB %q: part %q, want fmc, bl, tee, snp or ucode", s, k)
 		}
 	}
 	return t, nil
@@ -222,8 +391,9 @@ func ParseTCB(s string) (TCB, error) {
 // Fields implements Evidence, with the ABI's field names (Table 23).
 func (r *SNPReport) Fields() []Field {
 	p := r.proto
+	layout := r.tcbLayout()
 	tcb := func(name string, v uint64) Field {
-		return Field{name, fmt.Sprintf("%#016x (%s)", v, tcbOf(v))}
+		return Field{name, fmt.Sprintf("%#016x (%s)", v, decodeTCB(v, layout))}
 	}
 	f := []Field{
 		{"VERSION", fmt.Sprint(p.GetVersion())},

@@ -10,11 +10,15 @@ import (
 	tpb "github.com/google/go-tdx-guest/proto/tdx"
 )
 
-// TDXQuote is a parsed TDX quote (version 4: Intel TDX DCAP Quote Generation
-// Library and Quote Verification Library, "Quote Format").
+// TDXQuote is a parsed TDX quote, version 4 or 5 (Intel TDX DCAP Quote
+// Generation Library and Quote Verification Library, "Quote Format").
+// Every quote is read by our own reader (tdxquote_v5.go); a version 4 quote
+// carrying its PCK chain is also read by go-tdx-guest, whose proto the
+// accessors then use and go-tdx-guest's verification takes.
 type TDXQuote struct {
-	raw   []byte
-	proto *tpb.QuoteV4
+	raw    []byte
+	proto  *tpb.QuoteV4 // nil unless parsed.goTDXGuestReads()
+	parsed *parsedQuote
 }
 
 // quoteVersionV4 and quoteVersionV5 are the Quote Header versions.
@@ -28,28 +32,21 @@ const (
 // "TD_ATTRIBUTES").
 const tdAttributesDebug = 1 << 0
 
-// ParseTDXQuote parses a binary TDX quote of exactly the length its
-// header and signature data length give: bytes after it are ErrMalformed.
-// go-tdx-guest v0.3.1 reads version 4; a version 5 quote is ErrUnsupported.
+// ParseTDXQuote parses a binary TDX quote, version 4 or 5, of exactly the
+// length its header, body and signature data length give: bytes after it
+// are ErrMalformed. Any certification data type parses; a quote without
+// its PCK chain needs the chain from elsewhere to verify.
 func ParseTDXQuote(b []byte) (*TDXQuote, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: TDX quote is %d bytes, want at least %d", ErrTruncated, len(b), abi.QuoteMinSize)
-	}
-	switch v := binary.LittleEndian.Uint16(b); v {
-	case quoteVersionV4:
-	case quoteVersionV5:
-		return nil, fmt.Errorf("%w: TDX quote version 5: go-tdx-guest v0.3.1 parses version 4 only", ErrUnsupported)
-	default:
-		return nil, fmt.Errorf("%w: TDX quote header version %d, want %d", ErrMalformed, v, quoteVersionV4)
-	}
-	if len(b) < abi.QuoteMinSize {
-		return nil, fmt.Errorf("%w: TDX quote is %d bytes, want at least %d", ErrTruncated, len(b), abi.QuoteMinSize)
-	}
-	if err := checkTDXQuoteV4Layout(b); err != nil {
+	p, err := parseQuoteStd(b)
+	if err != nil {
 		return nil, err
 	}
+	out := &TDXQuote{raw: append([]byte(nil), b...), parsed: p}
+	if !p.goTDXGuestReads() {
+		return out, nil
+	}
 	var q any
-	err := recoverPanic("go-tdx-guest", func() (err error) {
+	err = recoverPanic("go-tdx-guest", func() (err error) {
 		q, err = abi.QuoteToProto(b)
 		return err
 	})
@@ -63,12 +60,14 @@ func ParseTDXQuote(b []byte) (*TDXQuote, error) {
 	if err := abi.CheckQuoteV4(v4); err != nil {
 		return nil, fmt.Errorf("%w: TDX quote: %v", ErrMalformed, err)
 	}
-	return &TDXQuote{raw: append([]byte(nil), b...), proto: v4}, nil
+	out.proto = v4
+	return out, nil
 }
 
 // Layout of a version 4 quote (Intel TDX DCAP Quote Generation Library and
-// Quote Verification Library, Appendix A "Quote Format", TDX 1.0): the
-// length fields go-tdx-guest v0.3.1 slices by without checking them first.
+// Quote Verification Library, Appendix A "Quote Format", TDX 1.0), which
+// parseQuoteStd checks before go-tdx-guest v0.3.1 slices by it; a version 5
+// quote adds a body descriptor before the body (tdxquote_v5.go).
 const (
 	// quoteHeaderSize is the Quote Header (table "Quote Header").
 	quoteHeaderSize = 0x30
@@ -102,55 +101,6 @@ const (
 	quoteSigDataMinSize = quoteSignatureSize + quoteAttestKeySize + certDataHeaderSize
 )
 
-// checkTDXQuoteV4Layout walks the length fields of a version 4 quote of at
-// least quoteSigDataOffset bytes, in 64-bit arithmetic, and checks that each
-// structure lies inside its parent and fills it, and that the quote ends
-// where its signature data ends.
-func checkTDXQuoteV4Layout(b []byte) error {
-	sigLen := uint64(binary.LittleEndian.Uint32(b[quoteSigDataLenOffset:]))
-	end := quoteSigDataOffset + sigLen
-	switch n := uint64(len(b)); {
-	case sigLen < quoteSigDataMinSize:
-		return fmt.Errorf("%w: TDX quote: signature data length %d at %#x, want at least %d", ErrMalformed, sigLen, quoteSigDataLenOffset, quoteSigDataMinSize)
-	case n < end:
-		return fmt.Errorf("%w: TDX quote is %d bytes, its signature data length %d at %#x makes it %d", ErrTruncated, n, sigLen, quoteSigDataLenOffset, end)
-	case n > end:
-		return fmt.Errorf("%w: TDX quote: %d bytes trail the %d-byte quote (signature data length %d at %#x)", ErrMalformed, n-end, end, sigLen, quoteSigDataLenOffset)
-	}
-
-	// Certification Data: QE Report Certification Data filling the rest.
-	off := uint64(quoteSigDataOffset + quoteSignatureSize + quoteAttestKeySize)
-	if typ := binary.LittleEndian.Uint16(b[off:]); typ != certTypeQEReport {
-		return fmt.Errorf("%w: TDX quote: certification data type %d at %#x, want %d (QE report certification data)", ErrMalformed, typ, off, certTypeQEReport)
-	}
-	certLen := uint64(binary.LittleEndian.Uint32(b[off+2:]))
-	off += certDataHeaderSize
-	if certLen != end-off {
-		return fmt.Errorf("%w: TDX quote: certification data size %d at %#x, want %d (the rest of the signature data)", ErrMalformed, certLen, off-4, end-off)
-	}
-	if min := uint64(qeReportSize + qeReportSignatureSize + qeAuthDataLenSize + certDataHeaderSize); certLen < min {
-		return fmt.Errorf("%w: TDX quote: QE report certification data is %d bytes at %#x, want at least %d", ErrMalformed, certLen, off, min)
-	}
-
-	// QE Authentication Data, then the PCK chain's Certification Data
-	// filling the rest.
-	off += qeReportSize + qeReportSignatureSize
-	authLen := uint64(binary.LittleEndian.Uint16(b[off:]))
-	if left := end - off - qeAuthDataLenSize - certDataHeaderSize; authLen > left {
-		return fmt.Errorf("%w: TDX quote: QE authentication data size %d at %#x, want at most %d (the rest of the certification data)", ErrMalformed, authLen, off, left)
-	}
-	off += qeAuthDataLenSize + authLen
-	if typ := binary.LittleEndian.Uint16(b[off:]); typ != certTypePCKChain {
-		return fmt.Errorf("%w: TDX quote: PCK certification data type %d at %#x, want %d (PCK certificate chain)", ErrMalformed, typ, off, certTypePCKChain)
-	}
-	chainLen := uint64(binary.LittleEndian.Uint32(b[off+2:]))
-	off += certDataHeaderSize
-	if chainLen != end-off {
-		return fmt.Errorf("%w: TDX quote: PCK certificate chain size %d at %#x, want %d (the rest of the certification data)", ErrMalformed, chainLen, off-4, end-off)
-	}
-	return nil
-}
-
 // Platform implements Evidence.
 func (q *TDXQuote) Platform() string { return "tdx" }
 
@@ -159,6 +109,9 @@ func (q *TDXQuote) Raw() []byte { return q.raw }
 
 // Registers implements Evidence: MRTD and RTMR0 to RTMR3.
 func (q *TDXQuote) Registers() []Register {
+	if q.proto == nil {
+		return q.parsed.registers()
+	}
 	body := q.proto.GetTdQuoteBody()
 	regs := []Register{{Name: "MRTD", Value: body.GetMrTd(), Hex: hex.EncodeToString(body.GetMrTd())}}
 	for i, r := range body.GetRtmrs() {
@@ -169,16 +122,27 @@ func (q *TDXQuote) Registers() []Register {
 
 // Debug reports whether TD_ATTRIBUTES.DEBUG is set.
 func (q *TDXQuote) Debug() bool {
+	if q.proto == nil {
+		return q.parsed.Body.TD10.TDATTRIBUTES[0]&tdAttributesDebug != 0
+	}
 	a := q.proto.GetTdQuoteBody().GetTdAttributes()
 	return len(a) > 0 && a[0]&tdAttributesDebug != 0
 }
 
 // ReportData is the TD's 64 bytes of REPORTDATA.
-func (q *TDXQuote) ReportData() []byte { return q.proto.GetTdQuoteBody().GetReportData() }
+func (q *TDXQuote) ReportData() []byte {
+	if q.proto == nil {
+		return q.parsed.Body.TD10.REPORTDATA[:]
+	}
+	return q.proto.GetTdQuoteBody().GetReportData()
+}
 
 // Fields implements Evidence, with the names of the Quote Format's TD
-// Quote Body.
+// Quote Body (and, for a TDX 1.5 body, TEE_TCB_SVN2 and MRSERVICETD).
 func (q *TDXQuote) Fields() []Field {
+	if q.proto == nil {
+		return q.parsed.fields()
+	}
 	h, b := q.proto.GetHeader(), q.proto.GetTdQuoteBody()
 	f := []Field{
 		{"VERSION", fmt.Sprint(h.GetVersion())},

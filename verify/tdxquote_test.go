@@ -91,8 +91,9 @@ func TestParseCraftedTDXQuote(t *testing.T) {
 			wantErr: verify.ErrTruncated, wantMsg: "TDX quote is 4935 bytes, its signature data length 4300 at 0x278 makes it 4936",
 		},
 		{
-			name: "certification data type 5", mutate: put16(offCertType, 5),
-			wantErr: verify.ErrMalformed, wantMsg: "TDX quote: certification data type 5 at 0x2fc, want 6",
+			// Types 1 to 5 without a QE report parse (TestParseTDXQuoteCertTypes).
+			name: "certification data type 9", mutate: put16(offCertType, 9),
+			wantErr: verify.ErrMalformed, wantMsg: "TDX quote: certification data type 9 at 0x2fc, want 1 to 6",
 		},
 		{
 			name: "certification data size one short", mutate: add32(offCertSize, -1),
@@ -104,7 +105,7 @@ func TestParseCraftedTDXQuote(t *testing.T) {
 		},
 		{
 			name: "PCK certification data type 6", mutate: put16(offPCKCertType, 6),
-			wantErr: verify.ErrMalformed, wantMsg: "TDX quote: PCK certification data type 6 at 0x4e4, want 5",
+			wantErr: verify.ErrMalformed, wantMsg: "TDX quote: PCK certification data type 6 at 0x4e4, want 1 to 5",
 		},
 		{
 			name: "PCK certificate chain size one long", mutate: add32(offPCKCertSize, 1),

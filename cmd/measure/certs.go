@@ -1,32 +1,92 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/textproto"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/internal/collateral"
 	"github.com/measure-cc/measure/verify"
 )
 
-// certsOptions is --certs and --verify-time: offline material for the
-// hardware signature.
+// certsOptions is --certs, --verify-time and the collateral flags:
+// certificates, CRLs and Intel collateral for the hardware signature, from
+// files and, with --fetch, from AMD's KDS or Intel's PCS through a cache.
 type certsOptions struct {
 	dir        string
 	at         string
 	trustRoots []string
 	skip       bool
+	fetch      bool
+	cache      string
+	kdsURL     string
+	pcsURL     string
+	tcbStatus  string
 }
 
+// certsHelp documents the file names --certs reads.
+const certsHelp = `directory with the certificates and collateral to check the hardware signature (see docs/compare.md). ` +
+	`SEV-SNP: vcek, vlek, ask or asvk, ark, or cert_chain (ASK then ARK, PEM), and crl (AMD's CRL, DER or PEM). ` +
+	`TDX: root; pck_cert and pck_sign_chain (or pckCert.pem, pckSignChain.pem) for a quote without its PCK chain; tcb_info.json with tcb_info_issuer_chain.pem, qe_identity.json with qe_identity_issuer_chain.pem, ` +
+	`pck_crl (with pck_crl_issuer_chain.pem) and root_crl. Certificates and CRLs may end .der, .pem, .crt, .cer or .cert`
+
 func (o *certsOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dir, "certs", "", "directory with the certificates to check the hardware signature offline (see docs/compare.md)")
+	fs.StringVar(&o.dir, "certs", "", certsHelp)
 	fs.StringVar(&o.at, "verify-time", "", "RFC 3339 time at which certificates must be valid (default now)")
 	fs.StringArrayVar(&o.trustRoots, "trust-root", nil, "a root certificate (DER or PEM) to trust besides the vendor's; repeatable")
 	fs.BoolVar(&o.skip, "no-hardware-check", false, "accept evidence whose hardware signature is not verified (exit 0 instead of 23)")
+	fs.BoolVar(&o.fetch, "fetch", false, "get what --certs lacks from AMD's KDS (VCEK, cert_chain, CRL) or Intel's PCS (TCB info, QE identity, CRLs), through the cache; without it nothing touches the network. All of it is verified to the vendor's roots")
+	fs.StringVar(&o.cache, "cache", "", "collateral cache directory (default $XDG_CACHE_HOME/measure/collateral or ~/.cache/measure/collateral); read without --fetch too when given")
+	fs.StringVar(&o.kdsURL, "kds-url", collateral.DefaultKDS, "base URL of AMD's KDS or a mirror with its paths, for --fetch")
+	fs.StringVar(&o.pcsURL, "pcs-url", collateral.DefaultPCS, "base URL of Intel's PCS or a PCCS (API v4 paths), for --fetch")
+	fs.StringVar(&o.tcbStatus, "tcb-status", "", "TDX: TCB statuses to accept besides UpToDate and SWHardeningNeeded, comma-separated (e.g. OutOfDate,ConfigurationNeeded); Revoked always fails")
+}
+
+// validate checks the collateral flags' values.
+func (o *certsOptions) validate(platform string) error {
+	if o.tcbStatus != "" {
+		if platform != "tdx" {
+			return usagef("--tcb-status applies to TDX quotes")
+		}
+		if _, err := verify.ParseTCBStatuses(o.tcbStatus); err != nil {
+			return usagef("--tcb-status: %v", err)
+		}
+	}
+	for _, u := range []struct{ flag, v string }{{"kds-url", o.kdsURL}, {"pcs-url", o.pcsURL}} {
+		p, err := url.Parse(u.v)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" {
+			return usagef("--%s %q: want an http(s) URL without a query", u.flag, u.v)
+		}
+	}
+	return nil
+}
+
+// fetcher returns the collateral fetcher: online with --fetch; reading the
+// cache alone when only --cache is given; nil when neither.
+func (o *certsOptions) fetcher() (*collateral.Fetcher, error) {
+	if !o.fetch && o.cache == "" {
+		return nil, nil
+	}
+	dir := o.cache
+	if dir == "" {
+		d, err := collateral.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return &collateral.Fetcher{Dir: dir, Online: o.fetch}, nil
 }
 
 // trust returns what the caller accepts besides a chain to the vendor's
@@ -77,17 +137,29 @@ func readCert(dir string, stems ...string) ([]byte, string, error) {
 }
 
 // hardware verifies the evidence's hardware signature from the files in
-// --certs; without --certs it returns an unchecked result.
-func (o *certsOptions) hardware(ev verify.Evidence) (verify.Hardware, error) {
-	if o.dir == "" {
-		return verify.Hardware{}, nil
+// --certs and, with --fetch or --cache, what the KDS or PCS serves; with
+// none of them it returns an unchecked result. A TDX TCB status the policy
+// does not accept is returned with the hardware, as an error wrapping
+// verify.ErrPolicy.
+func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify.Hardware, error) {
+	if err := o.validate(ev.Platform()); err != nil {
+		return verify.Hardware{}, err
 	}
-	st, err := os.Stat(o.dir)
+	f, err := o.fetcher()
 	if err != nil {
 		return verify.Hardware{}, err
 	}
-	if !st.IsDir() {
-		return verify.Hardware{}, usagef("--certs %q is not a directory", o.dir)
+	if o.dir == "" && f == nil {
+		return verify.Hardware{}, nil
+	}
+	if o.dir != "" {
+		st, err := os.Stat(o.dir)
+		if err != nil {
+			return verify.Hardware{}, err
+		}
+		if !st.IsDir() {
+			return verify.Hardware{}, usagef("--certs %q is not a directory", o.dir)
+		}
 	}
 	now, err := o.time()
 	if err != nil {
@@ -96,41 +168,253 @@ func (o *certsOptions) hardware(ev verify.Evidence) (verify.Hardware, error) {
 	var hw *verify.Hardware
 	switch e := ev.(type) {
 	case *verify.SNPReport:
-		var c verify.SNPCerts
-		for _, f := range []struct {
+		c, err := o.snpCerts(ctx, f, e)
+		if err != nil {
+			return verify.Hardware{}, err
+		}
+		if hw, err = verify.VerifySNPSignature(e, c, now); err != nil {
+			return verify.Hardware{}, err
+		}
+	case *verify.TDXQuote:
+		root, _, err := o.read("root", "Intel_SGX_Provisioning_Certification_RootCA")
+		if err != nil {
+			return verify.Hardware{}, err
+		}
+		var pck verify.TDXPCKChain
+		for _, x := range []struct {
 			out   *[]byte
 			stems []string
-		}{{&c.VCEK, []string{"vcek"}}, {&c.VLEK, []string{"vlek"}}, {&c.ASK, []string{"ask", "asvk"}}, {&c.ARK, []string{"ark"}}} {
-			if *f.out, _, err = readCert(o.dir, f.stems...); err != nil {
+		}{{&pck.PCK, []string{"pck_cert", "pckCert"}}, {&pck.Intermediate, []string{"pck_sign_chain", "pckSignChain"}}} {
+			if *x.out, _, err = o.read(x.stems...); err != nil {
 				return verify.Hardware{}, err
 			}
 		}
-		if c.ASK == nil && c.ARK == nil {
-			chain, path, err := readCert(o.dir, "cert_chain", "ask_ark")
-			if err != nil {
-				return verify.Hardware{}, err
+		col, err := o.tdxCollateral(ctx, f, e, pck)
+		if err != nil {
+			return verify.Hardware{}, err
+		}
+		if hw, err = verify.VerifyTDXSignatureWith(e, verify.TDXVerifyOptions{Root: root, Now: now, PCK: pck, Collateral: col}); err != nil {
+			return verify.Hardware{}, err
+		}
+		accept, _ := verify.ParseTCBStatuses(o.tcbStatus)
+		if err := verify.CheckTCBStatus(*hw, accept); err != nil {
+			return *hw, err
+		}
+	default:
+		return verify.Hardware{}, fmt.Errorf("evidence of type %T", ev)
+	}
+	return *hw, nil
+}
+
+// read reads the first of the stems (with any certificate extension) in
+// --certs; nothing without --certs.
+func (o *certsOptions) read(stems ...string) ([]byte, string, error) {
+	if o.dir == "" {
+		return nil, "", nil
+	}
+	return readCert(o.dir, stems...)
+}
+
+// snpCerts gathers the certificates and CRL for r: files in --certs first,
+// then what the report's certificate table carries, then the KDS.
+func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *verify.SNPReport) (verify.SNPCerts, error) {
+	var c verify.SNPCerts
+	for _, x := range []struct {
+		out   *[]byte
+		stems []string
+	}{{&c.VCEK, []string{"vcek"}}, {&c.VLEK, []string{"vlek"}}, {&c.ASK, []string{"ask", "asvk"}}, {&c.ARK, []string{"ark"}}, {&c.CRL, []string{"crl"}}} {
+		b, path, err := o.read(x.stems...)
+		if err != nil {
+			return c, err
+		}
+		if b != nil {
+			*x.out = b
+			c.Sources = append(c.Sources, path)
+		}
+	}
+	if c.ASK == nil && c.ARK == nil {
+		chain, path, err := o.read("cert_chain", "ask_ark")
+		if err != nil {
+			return c, err
+		}
+		if chain != nil {
+			if c.ASK, c.ARK, err = splitChain(chain); err != nil {
+				return c, fmt.Errorf("%q: %w", path, err)
 			}
-			if chain != nil {
-				if c.ASK, c.ARK, err = splitChain(chain); err != nil {
-					return verify.Hardware{}, fmt.Errorf("%q: %w", path, err)
+			c.Sources = append(c.Sources, path)
+		}
+	}
+	if r.Extended() {
+		c.Sources = append(c.Sources, "report certificate table")
+	}
+	if f == nil {
+		return c, nil
+	}
+	signer := c.VCEK
+	if signer == nil {
+		signer = c.VLEK
+	}
+	cands, err := verify.SNPKDSPaths(r, signer)
+	if err != nil {
+		return c, err
+	}
+	get := func(path string) ([]byte, error) {
+		u := collateral.Join(o.kdsURL, path)
+		resp, err := f.Get(ctx, u, collateral.KindOf(u))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", verify.ErrNoCertificate, err)
+		}
+		c.Sources = append(c.Sources, resp.Source())
+		return resp.Body, nil
+	}
+	kds := cands[0]
+	if signer == nil && !r.Extended() {
+		// The VCEK: on a version 2 report, which names no product
+		// line, the first line whose KDS has one.
+		for i, p := range cands {
+			if p.VCEK == "" {
+				return c, fmt.Errorf("%w: %s", verify.ErrNoCertificate, p.NoVCEK)
+			}
+			u := collateral.Join(o.kdsURL, p.VCEK)
+			resp, err := f.Get(ctx, u, collateral.Immutable)
+			if errors.Is(err, collateral.ErrNotFound) && i < len(cands)-1 {
+				continue
+			}
+			if err != nil {
+				return c, fmt.Errorf("%w: %v", verify.ErrNoCertificate, err)
+			}
+			c.VCEK, kds = resp.Body, p
+			c.Sources = append(c.Sources, resp.Source())
+			break
+		}
+	}
+	if c.ASK == nil && c.ARK == nil {
+		chain, err := get(kds.CertChain)
+		if err != nil {
+			return c, err
+		}
+		if c.ASK, c.ARK, err = splitChain(chain); err != nil {
+			return c, fmt.Errorf("%w: %s: %v", verify.ErrHardwareSignature, collateral.Join(o.kdsURL, kds.CertChain), err)
+		}
+	}
+	if c.CRL == nil {
+		if c.CRL, err = get(kds.CRL); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// tdxFiles are the collateral files read from --certs, by stem.
+var tdxFiles = []struct {
+	stems []string
+	field func(*verify.TDXCollateral) *[]byte
+}{
+	{[]string{"tcb_info"}, func(c *verify.TDXCollateral) *[]byte { return &c.TCBInfo }},
+	{[]string{"tcb_info_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.TCBInfoIssuerChain }},
+	{[]string{"qe_identity"}, func(c *verify.TDXCollateral) *[]byte { return &c.QEIdentity }},
+	{[]string{"qe_identity_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.QEIdentityIssuerChain }},
+	{[]string{"pck_crl"}, func(c *verify.TDXCollateral) *[]byte { return &c.PCKCRL }},
+	{[]string{"pck_crl_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.PCKCRLIssuerChain }},
+	{[]string{"root_crl"}, func(c *verify.TDXCollateral) *[]byte { return &c.RootCRL }},
+}
+
+// maxCollateralFile bounds a collateral file or response.
+const maxCollateralFile = 4 << 20
+
+// tdxCollateral gathers Intel's collateral for q: files in --certs, then
+// with a fetcher the PCS (or its cache) for what is missing. It returns
+// nil when there is none.
+func (o *certsOptions) tdxCollateral(ctx context.Context, f *collateral.Fetcher, q *verify.TDXQuote, pck verify.TDXPCKChain) (*verify.TDXCollateral, error) {
+	var col verify.TDXCollateral
+	if o.dir != "" {
+		for _, x := range tdxFiles {
+			for _, stem := range x.stems {
+				for _, ext := range append([]string{".json"}, certExts...) {
+					p := filepath.Join(o.dir, stem+ext)
+					b, err := readFileLimit(p, maxCollateralFile)
+					if errors.Is(err, os.ErrNotExist) {
+						continue
+					}
+					if err != nil {
+						return nil, err
+					}
+					if *x.field(&col) == nil {
+						*x.field(&col) = b
+						col.Sources = append(col.Sources, p)
+					}
 				}
 			}
 		}
-		hw, err = verify.VerifySNPSignature(e, c, now)
-	case *verify.TDXQuote:
-		root, _, err := readCert(o.dir, "root", "Intel_SGX_Provisioning_Certification_RootCA")
+	}
+	if f != nil {
+		key, err := verify.TDXCollateralKeyOf(q, pck)
 		if err != nil {
-			return verify.Hardware{}, err
+			return nil, err
 		}
-		hw, err = verify.VerifyTDXSignature(e, root, now)
-		if err != nil {
-			return verify.Hardware{}, err
+		pcs := o.pcsURL
+		get := func(u string, body, chain *[]byte, header string) error {
+			if *body != nil {
+				return nil
+			}
+			resp, err := f.Get(ctx, u, collateral.Mutable)
+			if err != nil {
+				return fmt.Errorf("%w: %v", verify.ErrNoCertificate, err)
+			}
+			*body = resp.Body
+			col.Sources = append(col.Sources, resp.Source())
+			if chain == nil || *chain != nil {
+				return nil
+			}
+			v := resp.Header[textproto.CanonicalMIMEHeaderKey(header)]
+			if len(v) != 1 {
+				return fmt.Errorf("%w: %s: %d %s headers, want 1", verify.ErrNoCertificate, u, len(v), header)
+			}
+			dec, err := url.QueryUnescape(v[0])
+			if err != nil {
+				return fmt.Errorf("%w: %s: %s header: %v", verify.ErrHardwareSignature, u, header, err)
+			}
+			*chain = []byte(dec)
+			return nil
+		}
+		rootCRL := collateral.IntelRootCRL
+		if strings.TrimRight(pcs, "/") != collateral.DefaultPCS {
+			rootCRL = collateral.Join(pcs, "/sgx/certification/v4/rootcacrl")
+		}
+		for _, g := range []struct {
+			url         string
+			body, chain *[]byte
+			header      string
+		}{
+			{collateral.Join(pcs, "/tdx/certification/v4/tcb?fmspc="+key.FMSPC), &col.TCBInfo, &col.TCBInfoIssuerChain, collateral.HeaderTCBInfoIssuerChain},
+			{collateral.Join(pcs, "/tdx/certification/v4/qe/identity"), &col.QEIdentity, &col.QEIdentityIssuerChain, collateral.HeaderQEIdentityIssuerChain},
+			{collateral.Join(pcs, "/sgx/certification/v4/pckcrl?ca="+key.CA+"&encoding=der"), &col.PCKCRL, &col.PCKCRLIssuerChain, collateral.HeaderPCKCRLIssuerChain},
+			{rootCRL, &col.RootCRL, nil, ""},
+		} {
+			if err := get(g.url, g.body, g.chain, g.header); err != nil {
+				return nil, err
+			}
+		}
+		// A PCCS may serve the root CA CRL as hex.
+		if b := bytes.TrimSpace(col.RootCRL); len(b) > 0 && isHex(b) {
+			if der, err := hex.DecodeString(string(b)); err == nil {
+				col.RootCRL = der
+			}
 		}
 	}
-	if err != nil {
-		return verify.Hardware{}, err
+	if len(col.Sources) == 0 {
+		return nil, nil
 	}
-	return *hw, nil
+	return &col, nil
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // splitChain splits a KDS cert_chain (PEM: the ASK, then the ARK).
@@ -149,4 +433,3 @@ func splitChain(b []byte) (ask, ark []byte, err error) {
 	}
 	return certs[0], certs[1], nil
 }
-

@@ -82,7 +82,7 @@ type policyOptions struct {
 
 func (o *policyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowDebug, "allow-debug", false, "accept a guest the host may debug (SEV-SNP POLICY.DEBUG, TDX TD_ATTRIBUTES.DEBUG)")
-	fs.StringVar(&o.minTCB, "min-tcb", "", "SEV-SNP: lowest acceptable TCB, bl=N,tee=N,snp=N,ucode=N or a TCB_VERSION number")
+	fs.StringVar(&o.minTCB, "min-tcb", "", "SEV-SNP: lowest acceptable TCB, bl=N,tee=N,snp=N,ucode=N (Turin: fmc=N too; an fmc fails Milan and Genoa reports) or a TCB_VERSION number (read in the report's layout)")
 	fs.IntVar(&o.vmpl, "vmpl", -1, "SEV-SNP: the VMPL the report must come from (0 to 3)")
 	fs.StringVar(&o.reportData, "report-data", "", "expected report data in hex (up to 64 bytes, zero-padded)")
 }
@@ -132,7 +132,7 @@ type compareOptions struct {
 func newCompareCmd() *cobra.Command {
 	o := &compareOptions{out: outputOptions{allowed: []string{"text", "json", "vsa"}}}
 	cmd := &cobra.Command{
-		Use:   "compare (--report FILE | --quote FILE) --refs ENVELOPE --key PUB",
+		Use:   "compare (--report FILE | --quote FILE [--hcl FILE] | --hcl FILE) --refs ENVELOPE --key PUB",
 		Short: "Check an attestation report or quote against signed reference values",
 		Long: `compare verifies the reference values' signatures (as verify does), then
 checks the report's MEASUREMENT (SEV-SNP) or the quote's MRTD and RTMRs (TDX)
@@ -141,7 +141,10 @@ configuration or the nearest miss. With --certs it also verifies the hardware
 signature offline, to AMD's or Intel's root or to a root named with
 --trust-root, and that the VCEK was issued for the report's TCB and chip.
 The report's other fields are checked against the policy flags (debugging
-is refused unless --allow-debug).
+is refused unless --allow-debug). An Azure HCL report (--report or --hcl) is
+checked by its SEV-SNP report, or with --quote by the quote of its TD report,
+and its runtime data, the vTPM's key among it, must be bound to them (else
+exit 21).
 
 Exit status: 0 the measurement matches, every check passed and the hardware
 signature verified to a trusted root (or --no-hardware-check); 1 no
@@ -152,6 +155,7 @@ signature was not verified to a trusted root (result UNVERIFIED). See
 docs/compare.md.`,
 		Example: `  measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs kds/
   measure compare --quote quote.dat --refs refs.dsse.json --key ci.pub --certs certs/
+  measure compare --quote td-quote.dat --hcl hcl-report.bin --refs refs.dsse.json --key ci.pub --certs certs/
   measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs kds/ --min-tcb snp=22 --output json
   measure compare --report report.bin --refs refs.dsse.json --key ci.pub --no-hardware-check   # measurement only, on purpose`,
 		Args: cobra.NoArgs,
@@ -174,8 +178,8 @@ docs/compare.md.`,
 }
 
 func (o *compareOptions) run(cmd *cobra.Command) error {
-	if o.evidence.report == "" && o.evidence.quote == "" {
-		return usagef("--report or --quote is required")
+	if !o.evidence.given() {
+		return usagef("--report or --quote is required, or --hcl")
 	}
 	rv, refs, err := o.refs.load(cmd)
 	if err != nil {
@@ -193,7 +197,7 @@ func (o *compareOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	hw, hwErr := o.certs.hardware(ev)
+	hw, hwErr := o.evidence.checkHCL(o.certs.hardware(cmd.Context(), ev))
 	v, verr := verify.Assessment{
 		Name: name, Evidence: ev, Values: rv, References: refs,
 		Hardware: hw, HardwareErr: hwErr, Policy: pol, Trust: trust,
@@ -234,4 +238,3 @@ func (o *compareOptions) print(w io.Writer, v *verify.Verdict) error {
 	}
 	return v.WriteText(w)
 }
-
