@@ -18,9 +18,10 @@ import (
 //
 // The output is the dictionary: the decoder writes into one buffer whose
 // size the header declares, so a match may reach back to any byte written
-// so far (and no further than the dictionary size). Memory is bounded by
-// the declared size, which is bounded by a cap; corrupt or hostile streams
-// give errors, never panics.
+// so far (and no further than the dictionary size). Memory is the declared
+// size and a small constant, and the declared size is bounded by a cap and
+// by the most the stream can expand to; corrupt or hostile streams give
+// errors, never panics.
 
 // LZMAGUID is gLzmaCustomDecompressGuid (edk2 MdeModulePkg.dec), the
 // section definition GUID of OVMF's compressed volumes.
@@ -52,6 +53,7 @@ const (
 	rcBitModelTotal = 1 << rcModelBits
 	rcMoveBits      = 5
 	rcInitProb      = rcBitModelTotal / 2
+	rcProbMax       = rcBitModelTotal - (1<<rcMoveBits - 1) // 2017; probabilities stay in [31, 2017]
 )
 
 // Sentinel errors of the LZMA decoder.
@@ -111,6 +113,12 @@ func (h LZMAHeader) Marshal() []byte {
 // LzmaCustomDecompress requires. maxSize caps that size; 0 means
 // MaxLZMAOutput. The stream must produce exactly the declared size (an end
 // marker after it is accepted) and use all of the input.
+//
+// Memory: the output is the dictionary, allocated once at the declared size
+// after that size has passed maxSize and the most LZMA can expand the
+// stream (lzmaMaxRatio); besides it the decoder holds its probabilities
+// (about 16 KiB with edk2's lc=3 lp=0; 6 MiB at most, lc+lp = 12) and a
+// padded copy of the last bytes of the stream (under 128 bytes).
 func DecompressLZMA(data []byte, maxSize int) ([]byte, error) {
 	if maxSize <= 0 {
 		maxSize = MaxLZMAOutput
@@ -125,12 +133,32 @@ func DecompressLZMA(data []byte, maxSize int) ([]byte, error) {
 	if h.Size > uint64(maxSize) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrLZMATooLarge, h.Size, maxSize)
 	}
-	d := newLZMADecoder(h, data[LZMAHeaderSize:])
-	if err := d.decode(); err != nil {
+	stream := data[LZMAHeaderSize:]
+	rc, err := newRangeDecoder(stream)
+	if err != nil {
 		return nil, err
 	}
-	return d.out, nil
+	if h.Size > uint64(len(stream))*lzmaMaxRatio {
+		return nil, fmt.Errorf("%w: %d bytes declared for %d bytes of range-coded data, more than LZMA can expand them (%d:1)",
+			ErrLZMACorrupt, h.Size, len(stream), lzmaMaxRatio)
+	}
+	out := make([]byte, h.Size)
+	if err := newLZMADecoder(h).decode(rc, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
+
+// lzmaMaxRatio bounds the output bytes one byte of range-coded data can
+// yield, more than twice the real bound of about 7100: an adaptive
+// probability stays within [31, 2017] of 2048, so each decoded bit narrows
+// the range by a factor of 2017/2048 or more and so consumes at least 0.022
+// bits of input (a byte comes in per 8 bits of narrowing); the most output
+// per decoded bit is a rep0 match of 273 bytes in 14 bits (isMatch, isRep,
+// isRepG0, isRep0Long, two length choices, 8 length bits): 19.5 bytes per
+// bit, 19.5/0.022*8 = 7091 bytes per input byte. xz -9e turns 64 MiB of
+// zeros into 9542 bytes of range-coded data (7033:1).
+const lzmaMaxRatio = 1 << 14
 
 // LZMASection is a Decompressor for Options.Decompress: it opens
 // LzmaCustomDecompress GUID-defined sections with DecompressLZMA and leaves
@@ -146,66 +174,108 @@ func LZMASection(guid ovmf.GUID, data []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-// rangeDecoder is the LZMA range decoder over an in-memory stream.
+// rangeDecoder is the LZMA range decoder over an in-memory stream. It is a
+// value of four words: each method returns the advanced decoder, so that
+// the compiler keeps it in registers (a decoder behind a pointer, or one
+// over four words, is stored and reloaded at every bit). in is the unread
+// input: reading a byte reslices it.
+//
+// It normalizes before each bit, as LzmaDec.c and xz do, rather than after
+// it as LzmaSpec.cpp does: the bytes read and the code each bit sees are
+// the same, and normalize catches up after the last bit. A bit reads at
+// most one byte, with a bounds check but no test for the end of the input:
+// lzmaDecoder.decode switches to a zero-padded copy of the last bytes of
+// the stream before a symbol could read past them.
 type rangeDecoder struct {
-	in    []byte
-	pos   int
-	rng   uint32
-	code  uint32
-	short bool // the stream ended before the decoder finished
+	in   []byte
+	rng  uint32
+	code uint32
 }
 
-func (rc *rangeDecoder) init() error {
-	if len(rc.in) < 5 {
-		return fmt.Errorf("%w: %d bytes of range-coded data, want at least 5", ErrLZMACorrupt, len(rc.in))
+func newRangeDecoder(in []byte) (rangeDecoder, error) {
+	if len(in) < 5 {
+		return rangeDecoder{}, fmt.Errorf("%w: %d bytes of range-coded data, want at least 5", ErrLZMACorrupt, len(in))
 	}
-	if rc.in[0] != 0 {
-		return fmt.Errorf("%w: first range coder byte %#x, want 0", ErrLZMACorrupt, rc.in[0])
+	if in[0] != 0 {
+		return rangeDecoder{}, fmt.Errorf("%w: first range coder byte %#x, want 0", ErrLZMACorrupt, in[0])
 	}
-	rc.rng = 0xffffffff
-	rc.code = binary.BigEndian.Uint32(rc.in[1:5])
-	rc.pos = 5
+	rc := rangeDecoder{in: in[5:], rng: 0xffffffff, code: binary.BigEndian.Uint32(in[1:5])}
 	if rc.code == rc.rng {
-		return fmt.Errorf("%w: initial code equals the range", ErrLZMACorrupt)
+		return rangeDecoder{}, fmt.Errorf("%w: initial code equals the range", ErrLZMACorrupt)
 	}
-	return nil
+	return rc, nil
 }
 
-func (rc *rangeDecoder) normalize() {
+// lzmaSymbolReads bounds the bytes one symbol reads: one a bit, at most 48
+// bits (a match: isMatch, isRep, 10 length bits, 6 slot bits, 26 direct
+// and 4 align bits), and the normalization after the last symbol.
+const lzmaSymbolReads = 64
+
+// padded returns the decoder over a copy of its unread input followed by
+// lzmaSymbolReads zero bytes.
+func (rc rangeDecoder) padded() rangeDecoder {
+	buf := make([]byte, len(rc.in)+lzmaSymbolReads)
+	copy(buf, rc.in)
+	rc.in = buf
+	return rc
+}
+
+// normalize shifts in a byte when the range is below rcTopValue.
+func (rc rangeDecoder) normalize() rangeDecoder {
 	if rc.rng < rcTopValue {
 		rc.rng <<= 8
-		var b byte
-		if rc.pos < len(rc.in) {
-			b = rc.in[rc.pos]
-			rc.pos++
-		} else {
-			rc.short = true
-		}
-		rc.code = rc.code<<8 | uint32(b)
+		rc.code = rc.code<<8 | uint32(rc.in[0])
+		rc.in = rc.in[1:]
 	}
+	return rc
 }
 
-// bit decodes one bit with the adaptive probability *p.
-func (rc *rangeDecoder) bit(p *uint16) uint32 {
+// bit decodes one bit with the adaptive probability *p. It is inlined into
+// every loop that calls it: go build -gcflags=-m=2 ./ovmf/fv reports "can
+// inline rangeDecoder.bit with cost 80" (80 is the budget; scripts/
+// bench-lzma.sh checks it). Those loops (literal, tree, ...) are functions
+// of their own, one call a symbol.
+func (rc rangeDecoder) bit(p *uint16) (rangeDecoder, uint32) {
+	if rc.rng < rcTopValue {
+		rc.rng <<= 8
+		rc.code = rc.code<<8 | uint32(rc.in[0])
+		rc.in = rc.in[1:]
+	}
 	bound := (rc.rng >> rcModelBits) * uint32(*p)
-	var b uint32
 	if rc.code < bound {
-		*p += (rcBitModelTotal - *p) >> rcMoveBits
 		rc.rng = bound
-	} else {
-		*p -= *p >> rcMoveBits
-		rc.code -= bound
-		rc.rng -= bound
-		b = 1
+		*p += (rcBitModelTotal - *p) >> rcMoveBits
+		return rc, 0
 	}
-	rc.normalize()
-	return b
+	rc.rng -= bound
+	rc.code -= bound
+	*p -= *p >> rcMoveBits
+	return rc, 1
 }
 
-// direct decodes n bits of fixed probability one half.
-func (rc *rangeDecoder) direct(n int) (uint32, bool) {
+// bitNoBranch is bit without a branch, for the bits of literals and bit
+// trees: they are hard to predict, and a mispredicted branch costs more than
+// the arithmetic (decoding takes 13% less time so). mask is all ones when
+// the bit is 1. The update of *p is bit's: for a 0, p+(2048-p)>>5 equals
+// p-(p-2017)>>5 with an arithmetic shift; for a 1, p-p>>5. It does not
+// normalize, since the two do not fit one inlining budget: callers write
+// rc.normalize().bitNoBranch(p) (cost 72 plus 31).
+func (rc rangeDecoder) bitNoBranch(p *uint16) (rangeDecoder, uint32) {
+	prob := uint32(*p)
+	bound := (rc.rng >> rcModelBits) * prob
+	mask := uint32((uint64(rc.code)-uint64(bound))>>63) - 1
+	rc.code -= bound & mask
+	rc.rng = bound ^ (bound^(rc.rng-bound))&mask
+	*p = uint16(int32(prob) - (int32(prob)-int32(rcProbMax)&^int32(mask))>>rcMoveBits)
+	return rc, mask & 1
+}
+
+// direct decodes n bits of fixed probability one half; false means the
+// code left the range (a corrupt stream).
+func (rc rangeDecoder) direct(n uint32) (rangeDecoder, uint32, bool) {
 	var res uint32
 	for ; n > 0; n-- {
+		rc = rc.normalize()
 		rc.rng >>= 1
 		b := uint32(0)
 		if rc.code >= rc.rng {
@@ -213,33 +283,35 @@ func (rc *rangeDecoder) direct(n int) (uint32, bool) {
 			b = 1
 		}
 		if rc.code >= rc.rng {
-			return 0, false
+			return rc, 0, false
 		}
-		rc.normalize()
 		res = res<<1 | b
 	}
-	return res, true
+	return rc, res, true
 }
 
 // tree decodes a numBits-bit symbol, most significant bit first, with the
 // probabilities p[1 : 1<<numBits].
-func (rc *rangeDecoder) tree(p []uint16, numBits int) uint32 {
+func (rc rangeDecoder) tree(p []uint16, numBits uint32) (rangeDecoder, uint32) {
 	m := uint32(1)
-	for i := 0; i < numBits; i++ {
-		m = m<<1 | rc.bit(&p[m])
+	for range numBits {
+		var b uint32
+		rc, b = rc.normalize().bitNoBranch(&p[m])
+		m = m<<1 | b
 	}
-	return m - 1<<numBits
+	return rc, m - 1<<numBits
 }
 
 // reverseTree decodes a numBits-bit symbol, least significant bit first.
-func (rc *rangeDecoder) reverseTree(p []uint16, numBits int) uint32 {
+func (rc rangeDecoder) reverseTree(p []uint16, numBits uint32) (rangeDecoder, uint32) {
 	m, sym := uint32(1), uint32(0)
-	for i := 0; i < numBits; i++ {
-		b := rc.bit(&p[m])
+	for i := range numBits {
+		var b uint32
+		rc, b = rc.normalize().bitNoBranch(&p[m])
 		m = m<<1 | b
 		sym |= b << i
 	}
-	return sym
+	return rc, sym
 }
 
 // lenDecoder decodes match lengths minus lzmaMatchMinLen (0 to 271).
@@ -259,14 +331,17 @@ func (l *lenDecoder) init() {
 	fill(l.high[:])
 }
 
-func (l *lenDecoder) decode(rc *rangeDecoder, posState uint32) uint32 {
-	if rc.bit(&l.choice) == 0 {
-		return rc.tree(l.low[posState][:], 3)
+func (l *lenDecoder) decode(rc rangeDecoder, posState uint32) (rangeDecoder, uint32) {
+	var b, n uint32
+	if rc, b = rc.bit(&l.choice); b == 0 {
+		return rc.tree(l.low[posState&(1<<lzmaPosBitsMax-1)][:], 3)
 	}
-	if rc.bit(&l.choice2) == 0 {
-		return 8 + rc.tree(l.mid[posState][:], 3)
+	if rc, b = rc.bit(&l.choice2); b == 0 {
+		rc, n = rc.tree(l.mid[posState&(1<<lzmaPosBitsMax-1)][:], 3)
+		return rc, 8 + n
 	}
-	return 16 + rc.tree(l.high[:], 8)
+	rc, n = rc.tree(l.high[:], 8)
+	return rc, 16 + n
 }
 
 func fill(p []uint16) {
@@ -275,20 +350,20 @@ func fill(p []uint16) {
 	}
 }
 
+// lzmaDecoder holds the adaptive probabilities of one stream. The arrays
+// indexed by state<<lzmaPosBitsMax+posState have 256 entries (192 used) so
+// that a uint8 index needs no bounds check.
 type lzmaDecoder struct {
-	rc         rangeDecoder
 	lc, lp, pb uint
 	dictSize   uint32
-	size       int // declared uncompressed size
-	out        []byte
 
 	literal    []uint16
-	isMatch    [lzmaStates << lzmaPosBitsMax]uint16
+	isMatch    [256]uint16
 	isRep      [lzmaStates]uint16
 	isRepG0    [lzmaStates]uint16
 	isRepG1    [lzmaStates]uint16
 	isRepG2    [lzmaStates]uint16
-	isRep0Long [lzmaStates << lzmaPosBitsMax]uint16
+	isRep0Long [256]uint16
 	posSlot    [lzmaLenToPosState][1 << 6]uint16
 	posSpecial [1 + lzmaFullDistances - lzmaEndPosModel]uint16
 	align      [1 << lzmaAlignBits]uint16
@@ -296,12 +371,10 @@ type lzmaDecoder struct {
 	repLen     lenDecoder
 }
 
-func newLZMADecoder(h LZMAHeader, stream []byte) *lzmaDecoder {
+func newLZMADecoder(h LZMAHeader) *lzmaDecoder {
 	d := &lzmaDecoder{
-		rc: rangeDecoder{in: stream},
 		lc: uint(h.LC()), lp: uint(h.LP()), pb: uint(h.PB()),
 		dictSize: max(h.DictSize, lzmaMinDictSize),
-		size:     int(h.Size),
 	}
 	d.literal = make([]uint16, lzmaLiteralCoder<<(d.lc+d.lp))
 	fill(d.literal)
@@ -318,89 +391,107 @@ func newLZMADecoder(h LZMAHeader, stream []byte) *lzmaDecoder {
 	fill(d.align[:])
 	d.matchLen.init()
 	d.repLen.init()
-	// Grow the output as it is written, up to the declared size, so that a
-	// short hostile stream declaring a large size does not allocate it.
-	d.out = make([]byte, 0, min(d.size, 1<<16))
 	return d
 }
 
-// reserve makes room for n more bytes without ever exceeding d.size.
-func (d *lzmaDecoder) reserve(n int) {
-	need := len(d.out) + n
-	if need <= cap(d.out) {
-		return
-	}
-	c := min(max(2*cap(d.out), need), d.size)
-	grown := make([]byte, len(d.out), c)
-	copy(grown, d.out)
-	d.out = grown
+func corrupt(pos int, format string, a ...any) error {
+	return fmt.Errorf("%w at output byte %d: %s", ErrLZMACorrupt, pos, fmt.Sprintf(format, a...))
 }
 
-func (d *lzmaDecoder) corrupt(format string, a ...any) error {
-	return fmt.Errorf("%w at output byte %d: %s", ErrLZMACorrupt, len(d.out), fmt.Sprintf(format, a...))
-}
-
-// decode runs the LZMA decoding loop of the specification until the
-// declared size is produced.
-func (d *lzmaDecoder) decode() error {
-	rc := &d.rc
-	if err := rc.init(); err != nil {
-		return err
-	}
-	var state uint32
-	var rep0, rep1, rep2, rep3 uint32
-	pbMask := uint32(1)<<d.pb - 1
-	lpMask := uint32(1)<<d.lp - 1
+// decode runs the LZMA decoding loop of the specification until out, the
+// declared size, is full. out is the dictionary: matches copy from it.
+func (d *lzmaDecoder) decode(rc rangeDecoder, out []byte) error {
+	var (
+		pos                    int
+		size                   = len(out)
+		state                  uint32 // below lzmaStates
+		rep0, rep1, rep2, rep3 uint32 // distances minus one, below pos
+		b                      uint32
+		pbMask                 = uint32(1)<<d.pb - 1
+		lpMask                 = uint32(1)<<d.lp - 1
+		lc                     = d.lc
+	)
+	// State transitions of the specification (UpdateState_Literal, _Match,
+	// _Rep, _ShortRep) by state; states 0 to 6 follow a literal.
+	var (
+		afterLiteral = [lzmaStates]uint8{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
+		afterMatch   = [lzmaStates]uint8{7, 7, 7, 7, 7, 7, 7, 10, 10, 10, 10, 10}
+		afterRep     = [lzmaStates]uint8{8, 8, 8, 8, 8, 8, 8, 11, 11, 11, 11, 11}
+		afterShort   = [lzmaStates]uint8{9, 9, 9, 9, 9, 9, 9, 11, 11, 11, 11, 11}
+	)
+	streamLen := len(rc.in) + 5
+	pad := 0 // the zero bytes at the end of rc.in once it is padded
 	for {
-		if rc.short {
-			return d.corrupt("the compressed data ends early (%d bytes)", len(rc.in))
+		if len(rc.in) < lzmaSymbolReads {
+			if pad != 0 {
+				return corrupt(pos, "the compressed data ends early (%d bytes)", streamLen)
+			}
+			rc, pad = rc.padded(), lzmaSymbolReads
 		}
-		pos := len(d.out)
-		if pos == d.size && rc.code == 0 {
-			break // finished without an end marker
+		if pos == size {
+			if rc = rc.normalize(); rc.code == 0 {
+				break // finished without an end marker
+			}
 		}
 		posState := uint32(pos) & pbMask
-		if rc.bit(&d.isMatch[state<<lzmaPosBitsMax+posState]) == 0 {
-			if pos == d.size {
-				return d.corrupt("a literal past the declared size")
+		stateIdx := uint8(state<<lzmaPosBitsMax | posState)
+		if rc, b = rc.bit(&d.isMatch[stateIdx]); b == 0 {
+			if pos >= size {
+				return corrupt(pos, "a literal past the declared size")
 			}
-			d.decodeLiteral(state, rep0, lpMask)
-			switch {
-			case state < 4:
-				state = 0
-			case state < 10:
-				state -= 3
-			default:
-				state -= 6
+			var prev uint32
+			if pos > 0 {
+				prev = uint32(out[pos-1])
 			}
+			ctx := int((uint32(pos)&lpMask)<<lc + prev>>(8-lc))
+			p := (*[lzmaLiteralCoder]uint16)(d.literal[ctx*lzmaLiteralCoder:])
+			sym := uint32(1)
+			if state >= 7 {
+				// After a match: while the bits agree with those of the
+				// byte at distance rep0+1, they use p[0x100+matchBit<<8+sym],
+				// then p[sym]. off is 0x100 until the first difference and
+				// 0 from it on: a 1 keeps it when mbit is set, a 0 when not.
+				match, off := uint32(out[pos-int(rep0)-1]), uint32(0x100)
+				for sym < 0x100 {
+					match <<= 1
+					mbit := match & off
+					rc, b = rc.normalize().bitNoBranch(&p[off+mbit+sym])
+					sym = sym<<1 | b
+					off &^= mbit ^ -b
+				}
+			} else {
+				for sym < 0x100 {
+					rc, b = rc.normalize().bitNoBranch(&p[sym])
+					sym = sym<<1 | b
+				}
+			}
+			out[pos] = byte(sym)
+			pos++
+			state = uint32(afterLiteral[state])
 			continue
 		}
 		var length uint32
-		if rc.bit(&d.isRep[state]) != 0 {
-			if pos == d.size {
-				return d.corrupt("a repeated match past the declared size")
+		if rc, b = rc.bit(&d.isRep[state]); b != 0 {
+			if pos >= size {
+				return corrupt(pos, "a repeated match past the declared size")
 			}
 			if pos == 0 {
-				return d.corrupt("a repeated match before any output")
+				return corrupt(pos, "a repeated match before any output")
 			}
-			if rc.bit(&d.isRepG0[state]) == 0 {
-				if rc.bit(&d.isRep0Long[state<<lzmaPosBitsMax+posState]) == 0 {
+			if rc, b = rc.bit(&d.isRepG0[state]); b == 0 {
+				if rc, b = rc.bit(&d.isRep0Long[stateIdx]); b == 0 {
 					// Short rep: one byte at distance rep0+1.
-					if state < 7 {
-						state = 9
-					} else {
-						state = 11
-					}
-					d.reserve(1)
-					d.out = append(d.out, d.out[pos-int(rep0)-1])
+					state = uint32(afterShort[state])
+					out[pos] = out[pos-int(rep0)-1]
+					pos++
 					continue
 				}
 			} else {
 				var dist uint32
-				if rc.bit(&d.isRepG1[state]) == 0 {
+				if rc, b = rc.bit(&d.isRepG1[state]); b == 0 {
 					dist = rep1
 				} else {
-					if rc.bit(&d.isRepG2[state]) == 0 {
+					if rc, b = rc.bit(&d.isRepG2[state]); b == 0 {
 						dist = rep2
 					} else {
 						dist = rep3
@@ -411,116 +502,82 @@ func (d *lzmaDecoder) decode() error {
 				rep1 = rep0
 				rep0 = dist
 			}
-			length = d.repLen.decode(rc, posState)
-			if state < 7 {
-				state = 8
-			} else {
-				state = 11
-			}
+			rc, length = d.repLen.decode(rc, posState)
+			state = uint32(afterRep[state])
 		} else {
 			rep3, rep2, rep1 = rep2, rep1, rep0
-			length = d.matchLen.decode(rc, posState)
-			if state < 7 {
-				state = 7
-			} else {
-				state = 10
-			}
-			dist, ok := d.decodeDistance(length)
-			if !ok {
-				return d.corrupt("direct distance bits out of range")
+			rc, length = d.matchLen.decode(rc, posState)
+			state = uint32(afterMatch[state])
+			var dist uint32
+			var ok bool
+			if rc, dist, ok = d.distance(rc, length); !ok {
+				return corrupt(pos, "direct distance bits out of range")
 			}
 			if dist == 0xffffffff {
 				// End marker.
-				if rc.short || rc.code != 0 {
-					return d.corrupt("end marker with the range coder not finished")
+				if rc = rc.normalize(); len(rc.in) < pad || rc.code != 0 {
+					return corrupt(pos, "end marker with the range coder not finished")
 				}
-				if pos != d.size {
-					return d.corrupt("end marker after %d of %d bytes", pos, d.size)
+				if pos != size {
+					return corrupt(pos, "end marker after %d of %d bytes", pos, size)
 				}
 				break
 			}
-			if pos == d.size {
-				return d.corrupt("a match past the declared size")
+			if pos >= size {
+				return corrupt(pos, "a match past the declared size")
 			}
 			if dist >= d.dictSize || int(dist) >= pos {
-				return d.corrupt("match distance %d, want below %d (output so far) and %d (dictionary)", uint64(dist)+1, pos+1, d.dictSize)
+				return corrupt(pos, "match distance %d, want at most %d (output so far) and %d (dictionary)", uint64(dist)+1, pos, d.dictSize)
 			}
 			rep0 = dist
 		}
 		n := int(length) + lzmaMatchMinLen
-		if n > d.size-pos {
-			return d.corrupt("a %d-byte match past the declared size %d", n, d.size)
+		if n > size-pos {
+			return corrupt(pos, "a %d-byte match past the declared size %d", n, size)
 		}
-		d.copyMatch(int(rep0)+1, n)
+		copyMatch(out, pos, int(rep0)+1, n)
+		pos += n
 	}
-	if rc.pos != len(rc.in) {
-		return fmt.Errorf("%w: %d bytes after the end of the stream", ErrLZMACorrupt, len(rc.in)-rc.pos)
+	if left := len(rc.in) - pad; left < 0 {
+		return corrupt(pos, "the compressed data ends early (%d bytes)", streamLen)
+	} else if left > 0 {
+		return fmt.Errorf("%w: %d bytes after the end of the stream", ErrLZMACorrupt, left)
 	}
 	return nil
 }
 
-// decodeLiteral decodes one byte; after a match (state >= 7) the byte at
-// distance rep0+1 guides the first bits.
-func (d *lzmaDecoder) decodeLiteral(state, rep0, lpMask uint32) {
-	rc := &d.rc
-	pos := len(d.out)
-	var prev uint32
-	if pos > 0 {
-		prev = uint32(d.out[pos-1])
-	}
-	ctx := (uint32(pos)&lpMask)<<d.lc + prev>>(8-d.lc)
-	p := d.literal[ctx*lzmaLiteralCoder : (ctx+1)*lzmaLiteralCoder]
-	sym := uint32(1)
-	if state >= 7 && int(rep0) < pos {
-		match := uint32(d.out[pos-int(rep0)-1])
-		for sym < 0x100 {
-			mbit := match >> 7 & 1
-			match <<= 1
-			b := rc.bit(&p[(1+mbit)<<8+sym])
-			sym = sym<<1 | b
-			if mbit != b {
-				break
-			}
-		}
-	}
-	for sym < 0x100 {
-		sym = sym<<1 | rc.bit(&p[sym])
-	}
-	d.reserve(1)
-	d.out = append(d.out, byte(sym))
-}
-
-// decodeDistance returns the match distance minus one for a match of
-// length length+lzmaMatchMinLen; 0xffffffff is the end marker.
-func (d *lzmaDecoder) decodeDistance(length uint32) (uint32, bool) {
-	rc := &d.rc
-	lenState := min(length, lzmaLenToPosState-1)
-	slot := rc.tree(d.posSlot[lenState][:], 6)
+// distance returns the match distance minus one for a match of length
+// length+lzmaMatchMinLen; 0xffffffff is the end marker. false means a
+// corrupt stream.
+func (d *lzmaDecoder) distance(rc rangeDecoder, length uint32) (rangeDecoder, uint32, bool) {
+	rc, slot := rc.tree(d.posSlot[min(length, lzmaLenToPosState-1)][:], 6)
 	if slot < 4 {
-		return slot, true
+		return rc, slot, true
 	}
-	direct := int(slot>>1) - 1
+	direct := slot>>1 - 1
 	dist := (2 | slot&1) << direct
+	var lo uint32
 	if slot < lzmaEndPosModel {
-		return dist + rc.reverseTree(d.posSpecial[dist-slot:], direct), true
+		rc, lo = rc.reverseTree(d.posSpecial[dist-slot:], direct)
+		return rc, dist + lo, true
 	}
-	hi, ok := rc.direct(direct - lzmaAlignBits)
+	rc, hi, ok := rc.direct(direct - lzmaAlignBits)
 	if !ok {
-		return 0, false
+		return rc, 0, false
 	}
-	return dist + hi<<lzmaAlignBits + rc.reverseTree(d.align[:], lzmaAlignBits), true
+	rc, lo = rc.reverseTree(d.align[:], lzmaAlignBits)
+	return rc, dist + hi<<lzmaAlignBits + lo, true
 }
 
-// copyMatch appends n bytes copied from dist bytes back; the caller has
-// checked that dist is within the output and n within the declared size.
-func (d *lzmaDecoder) copyMatch(dist, n int) {
-	d.reserve(n)
-	from := len(d.out) - dist
-	if dist >= n {
-		d.out = append(d.out, d.out[from:from+n]...)
-		return
-	}
-	for i := 0; i < n; i++ {
-		d.out = append(d.out, d.out[from+i])
+// copyMatch writes the n bytes of a match at out[pos:], copied from dist
+// bytes back. When dist is below n the source overlaps what is being
+// written: the bytes repeat with period dist, so each copy takes all the
+// bytes from the source on, a whole number of periods that doubles every
+// time (a byte loop would wait on its own stores: a run of 273 zeros at
+// distance 1 is common in firmware).
+func copyMatch(out []byte, pos, dist, n int) {
+	from, end := pos-dist, pos+n
+	for pos < end {
+		pos += copy(out[pos:end], out[from:pos])
 	}
 }
