@@ -14,6 +14,7 @@ import (
 	tdxverify "github.com/google/go-tdx-guest/verify"
 
 	"github.com/measure-cc/measure/verify"
+	"github.com/measure-cc/measure/verify/verifytest"
 )
 
 // Times at which the copied evidence is verified (testdata/README.md):
@@ -248,33 +249,14 @@ func TestVerifyIntelSampleTDX(t *testing.T) {
 	}
 }
 
-// dcapQVLCollateral reads a collateral file of Phala-Network/dcap-qvl
-// (QuoteCollateralV3 in JSON) into a TDXCollateral: PCS's bodies are
-// {"tcbInfo": <tcb_info>, "signature": "<tcb_info_signature>"} and the
-// same for the QE identity, the signed value kept byte for byte.
+// dcapQVLCollateral reads a collateral file of Phala-Network/dcap-qvl.
 func dcapQVLCollateral(t testing.TB, path string) verify.TDXCollateral {
 	t.Helper()
-	var m map[string]string
-	if err := json.Unmarshal(read(t, path), &m); err != nil {
+	c, err := verifytest.DcapQVLCollateral(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	unhex := func(k string) []byte {
-		b, err := hex.DecodeString(m[k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	return verify.TDXCollateral{
-		TCBInfo:               []byte(`{"tcbInfo":` + m["tcb_info"] + `,"signature":"` + m["tcb_info_signature"] + `"}`),
-		TCBInfoIssuerChain:    []byte(m["tcb_info_issuer_chain"]),
-		QEIdentity:            []byte(`{"enclaveIdentity":` + m["qe_identity"] + `,"signature":"` + m["qe_identity_signature"] + `"}`),
-		QEIdentityIssuerChain: []byte(m["qe_identity_issuer_chain"]),
-		PCKCRL:                unhex("pck_crl"),
-		PCKCRLIssuerChain:     []byte(m["pck_crl_issuer_chain"]),
-		RootCRL:               unhex("root_ca_crl"),
-		Sources:               []string{path},
-	}
+	return verify.TDXCollateral(c)
 }
 
 // collateralTime is dcap-qvl's now_from_collateral (tests/verify_quote.rs):

@@ -249,3 +249,41 @@ func TestSevSnpMeasureCompat(t *testing.T) {
 		}
 	}
 }
+
+// cliCase is one run of measure and what it must give: the exit status,
+// lines stdout must contain (nil: stdout must be empty) and, when it
+// fails, the one "measure: " line on stderr, which must contain wantErr.
+type cliCase struct {
+	name     string
+	args     []string
+	wantCode int
+	wantOut  []string
+	wantErr  string
+}
+
+// runCases runs each case as a subtest.
+func runCases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			if tc.wantOut == nil && stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if tc.wantCode == 0 && stderr != "" {
+				t.Errorf("stderr %q, want nothing", stderr)
+			}
+			if tc.wantCode != 0 && (!strings.Contains(stderr, tc.wantErr) || !strings.HasPrefix(stderr, "measure: ") || strings.Count(stderr, "\n") != 1) {
+				t.Errorf("stderr %q, want one line starting \"measure: \" containing %q", stderr, tc.wantErr)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -93,28 +92,9 @@ func newCompareFixture(t *testing.T) *compareFixture {
 		},
 		Tool: provenance.Tool{Name: "measure", Version: "test"},
 	}
-	st, err := provenance.NewReferenceValuesStatement([]provenance.Subject{{Name: "OVMF.fd", Digest: rv.Firmware.Digest}}, rv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := provenance.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := os.ReadFile(f.key + ".key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := provenance.ParseSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tdxEnv, err := provenance.Sign(context.Background(), b, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tdxRefs = writeIn(t, f.dir, "tdx.dsse.json", tdxEnv)
+	f.tdxRefs = signRefs(t, f.dir, f.key, "tdx.dsse.json", rv)
 
+	var err error
 	if f.signer, err = verifytest.NewSigner(); err != nil {
 		t.Fatal(err)
 	}
@@ -175,74 +155,46 @@ func TestCompare(t *testing.T) {
 	base := func(report string) []string {
 		return []string{"compare", "--report", report, "--refs", f.refs, "--key", f.key + ".pub", "--verify-time", reportTime}
 	}
-	tests := []struct {
-		name      string
-		args      []string
-		wantCode  int
-		wantOut   []string // lines stdout must contain
-		wantErr   string   // stderr must contain
-		noVerdict bool     // nothing on stdout
-	}{
+	tests := []cliCase{
 		// A match whose hardware signature was not checked is not a PASS:
 		// exit 23 unless the caller says, with --no-hardware-check, that it
 		// accepts that.
 		{"match, signature not checked", base(match), exitUnverified,
-			[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: UNVERIFIED", "hardware signature: NOT CHECKED", "policy ok   POLICY.DEBUG = 0"}, "no certificates were given", false},
+			[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: UNVERIFIED", "hardware signature: NOT CHECKED", "policy ok   POLICY.DEBUG = 0"}, "no certificates were given"},
 		{"match, hardware check skipped on purpose", append(base(match), "--no-hardware-check"), 0,
-			[]string{"result: PASSED", "hardware signature: NOT CHECKED"}, "", false},
-		{"hex report", append(base(matchHex), "--no-hardware-check"), 0, []string{"MATCH:", "result: PASSED"}, "", false},
+			[]string{"result: PASSED", "hardware signature: NOT CHECKED"}, ""},
+		{"hex report", append(base(matchHex), "--no-hardware-check"), 0, []string{"MATCH:", "result: PASSED"}, ""},
 		// The test chain's root is not AMD's: verified, but trusted only
 		// when named with --trust-root.
 		{"match, signature checked to a root nobody named", append(base(match), "--certs", f.certs), exitUnverified,
-			[]string{"MATCH:", "result: UNVERIFIED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan", "NOT the vendor's published root"}, "not the vendor's root and was not named as trusted", false},
+			[]string{"MATCH:", "result: UNVERIFIED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan", "NOT the vendor's published root"}, "not the vendor's root and was not named as trusted"},
 		{"match, signature checked to a named root", append(base(match), "--certs", f.certs, "--trust-root", filepath.Join(f.certs, "ark.der")), 0,
-			[]string{"MATCH:", "result: PASSED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan"}, "", false},
-		{"extended report carries the VCEK", append(base(extended), "--certs", f.certs, "--trust-root", filepath.Join(f.certs, "ark.der")), 0, []string{"hardware signature: verified, VCEK"}, "", false},
+			[]string{"MATCH:", "result: PASSED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan"}, ""},
+		{"extended report carries the VCEK", append(base(extended), "--certs", f.certs, "--trust-root", filepath.Join(f.certs, "ark.der")), 0, []string{"hardware signature: verified, VCEK"}, ""},
 		{"mismatch", append(base(mismatch), "--certs", f.certs), exitNoMatch,
-			[]string{"MISMATCH: the sev-snp evidence matches none of the 16 configurations", "result: FAILED", "MEASUREMENT: " + hex.EncodeToString(genoa[:])}, "measurement matches no reference value", false},
+			[]string{"MISMATCH: the sev-snp evidence matches none of the 16 configurations", "result: FAILED", "MEASUREMENT: " + hex.EncodeToString(genoa[:])}, "measurement matches no reference value"},
 		{"forged TCB", append(base(forged), "--certs", f.certs, "--min-tcb", "snp=30"), exitHardwareSignature,
-			[]string{"hardware signature: FAILED", "result: FAILED"}, "REPORTED_TCB is 0xfa1e000000000909", false},
-		{"wrong signature", append(base(tampered), "--certs", f.certs), exitHardwareSignature, []string{"hardware signature: FAILED", "result: FAILED"}, "hardware signature does not verify", false},
-		{"test key against AMD roots", append(base(match), "--certs", f.emptyCerts), exitHardwareSignature, []string{"result: FAILED"}, "no VCEK certificate was given", false},
-		{"truncated", base(truncated), exitEvidence, nil, "SEV-SNP report is 1000 bytes, want 1184", true},
-		{"debug policy", base(debug), exitPolicy, []string{"MATCH:", "policy FAIL POLICY.DEBUG = 1", "result: FAILED"}, "policy check failed", false},
-		{"debug allowed", append(base(debug), "--allow-debug", "--no-hardware-check"), 0, []string{"result: PASSED"}, "", false},
-		{"report data and vmpl", append(base(withRD), "--report-data", "cafe", "--vmpl", "2", "--min-tcb", "snp=0", "--no-hardware-check"), 0, []string{"policy ok   REPORT_DATA", "policy ok   VMPL = 2", "policy ok   REPORTED_TCB"}, "", false},
-		{"wrong report data", append(base(withRD), "--report-data", "beef"), exitPolicy, []string{"policy FAIL REPORT_DATA"}, "REPORT_DATA is cafe", false},
-		{"wrong refs key", []string{"compare", "--report", match, "--refs", f.refs, "--key", f.otherKey + ".pub"}, exitThreshold, nil, "not enough valid signatures", true},
-		{"recorded report, debug and not in refs", base(recordedReport), exitNoMatch, []string{"MISMATCH", "policy FAIL POLICY.DEBUG = 1"}, "matches no reference value", false},
+			[]string{"hardware signature: FAILED", "result: FAILED"}, "REPORTED_TCB is 0xfa1e000000000909"},
+		{"wrong signature", append(base(tampered), "--certs", f.certs), exitHardwareSignature, []string{"hardware signature: FAILED", "result: FAILED"}, "hardware signature does not verify"},
+		{"test key against AMD roots", append(base(match), "--certs", f.emptyCerts), exitHardwareSignature, []string{"result: FAILED"}, "no VCEK certificate was given"},
+		{"truncated", base(truncated), exitEvidence, nil, "SEV-SNP report is 1000 bytes, want 1184"},
+		{"debug policy", base(debug), exitPolicy, []string{"MATCH:", "policy FAIL POLICY.DEBUG = 1", "result: FAILED"}, "policy check failed"},
+		{"debug allowed", append(base(debug), "--allow-debug", "--no-hardware-check"), 0, []string{"result: PASSED"}, ""},
+		{"report data and vmpl", append(base(withRD), "--report-data", "cafe", "--vmpl", "2", "--min-tcb", "snp=0", "--no-hardware-check"), 0, []string{"policy ok   REPORT_DATA", "policy ok   VMPL = 2", "policy ok   REPORTED_TCB"}, ""},
+		{"wrong report data", append(base(withRD), "--report-data", "beef"), exitPolicy, []string{"policy FAIL REPORT_DATA"}, "REPORT_DATA is cafe"},
+		{"wrong refs key", []string{"compare", "--report", match, "--refs", f.refs, "--key", f.otherKey + ".pub"}, exitThreshold, nil, "not enough valid signatures"},
+		{"recorded report, debug and not in refs", base(recordedReport), exitNoMatch, []string{"MISMATCH", "policy FAIL POLICY.DEBUG = 1"}, "matches no reference value"},
 		{"recorded quote", []string{"compare", "--quote", recordedQuote, "--refs", f.tdxRefs, "--key", f.key + ".pub", "--certs", f.emptyCerts, "--verify-time", quoteTime}, 0,
-			[]string{"MATCH: the tdx evidence matches --vmm-type qemu", "MRTD: " + recordedMRTD, "hardware signature: verified, attestation key certified by the PCK, chained to Intel SGX Root CA", "TCB status collateral (TCB info, QE identity) not checked"}, "", false},
-		{"quote against SNP refs", []string{"compare", "--quote", recordedQuote, "--refs", f.refs, "--key", f.key + ".pub"}, exitError, nil, "reference values are for another platform", true},
-		{"no evidence", []string{"compare", "--refs", f.refs, "--key", f.key + ".pub"}, exitUsage, nil, "--report or --quote is required", true},
-		{"no key", []string{"compare", "--report", match, "--refs", f.refs}, exitUsage, nil, "--key is required", true},
-		{"vmpl on a quote", []string{"compare", "--quote", recordedQuote, "--refs", f.tdxRefs, "--key", f.key + ".pub", "--vmpl", "0"}, exitUsage, nil, "--vmpl applies to SEV-SNP", true},
-		{"bad min-tcb", append(base(match), "--min-tcb", "snp=lots"), exitUsage, nil, "--min-tcb", true},
-		{"bad verify-time", append(base(match), "--verify-time", "yesterday"), exitUsage, nil, "RFC 3339", true},
-		{"certs not a directory", append(base(match), "--certs", match), exitUsage, nil, "is not a directory", true},
+			[]string{"MATCH: the tdx evidence matches --vmm-type qemu", "MRTD: " + recordedMRTD, "hardware signature: verified, attestation key certified by the PCK, chained to Intel SGX Root CA", "TCB status collateral (TCB info, QE identity) not checked"}, ""},
+		{"quote against SNP refs", []string{"compare", "--quote", recordedQuote, "--refs", f.refs, "--key", f.key + ".pub"}, exitError, nil, "reference values are for another platform"},
+		{"no evidence", []string{"compare", "--refs", f.refs, "--key", f.key + ".pub"}, exitUsage, nil, "--report or --quote is required"},
+		{"no key", []string{"compare", "--report", match, "--refs", f.refs}, exitUsage, nil, "--key is required"},
+		{"vmpl on a quote", []string{"compare", "--quote", recordedQuote, "--refs", f.tdxRefs, "--key", f.key + ".pub", "--vmpl", "0"}, exitUsage, nil, "--vmpl applies to SEV-SNP"},
+		{"bad min-tcb", append(base(match), "--min-tcb", "snp=lots"), exitUsage, nil, "--min-tcb"},
+		{"bad verify-time", append(base(match), "--verify-time", "yesterday"), exitUsage, nil, "RFC 3339"},
+		{"certs not a directory", append(base(match), "--certs", match), exitUsage, nil, "is not a directory"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(tc.args...)
-			if code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
-			}
-			for _, w := range tc.wantOut {
-				if !strings.Contains(stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, stdout)
-				}
-			}
-			if tc.noVerdict && stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
-			if tc.wantCode == 0 && stderr != "" {
-				t.Errorf("stderr %q, want nothing", stderr)
-			}
-			if tc.wantCode != 0 && (!strings.Contains(stderr, tc.wantErr) || !strings.HasPrefix(stderr, "measure: ") || strings.Count(stderr, "\n") != 1) {
-				t.Errorf("stderr %q, want one line starting \"measure: \" containing %q", stderr, tc.wantErr)
-			}
-		})
-	}
+	runCases(t, tests)
 }
 
 func mustRead(t *testing.T, path string) []byte {

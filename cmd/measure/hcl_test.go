@@ -130,13 +130,7 @@ func TestHCLCompare(t *testing.T) {
 	tdxArgs := func(quote, hcl string) []string {
 		return []string{"compare", "--quote", quote, "--hcl", hcl, "--refs", tdxRefs, "--key", key + ".pub", "--certs", empty, "--verify-time", hclTime}
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string
-		wantErr  string
-	}{
+	tests := []cliCase{
 		{"SEV-SNP HCL report, VCEK chained to AMD's root", snpArgs("--report", hclSNP), 0, []string{
 			"MATCH: the sev-snp evidence matches (the only configuration)", "result: PASSED", "hardware signature: verified, VCEK (Milan), chained to ARK-Milan",
 			"certified TCB: " + hclSNPTCB, "source: " + hclSNP + ": Azure HCL report (SEV-SNP): 1110 bytes of runtime data, SHA-256 in REPORT_DATA, vTPM attestation key RSA-2048"}, ""},
@@ -156,28 +150,7 @@ func TestHCLCompare(t *testing.T) {
 		{"SEV-SNP HCL report with a quote", []string{"compare", "--quote", hclTDXQuote, "--hcl", hclSNP, "--refs", tdxRefs, "--key", key + ".pub"}, exitUsage, nil, "holds an SEV-SNP report, not a TD report"},
 		{"--report and --hcl", []string{"compare", "--report", hclSNP, "--hcl", hclSNP, "--refs", snpRefs, "--key", key + ".pub"}, exitUsage, nil, "none of the others can be"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(tc.args...)
-			if code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
-			}
-			for _, w := range tc.wantOut {
-				if !strings.Contains(stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, stdout)
-				}
-			}
-			if tc.wantOut == nil && stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
-			if tc.wantCode == 0 && stderr != "" {
-				t.Errorf("stderr %q, want nothing", stderr)
-			}
-			if tc.wantCode != 0 && (!strings.Contains(stderr, tc.wantErr) || strings.Count(stderr, "\n") != 1) {
-				t.Errorf("stderr %q, want one line containing %q", stderr, tc.wantErr)
-			}
-		})
-	}
+	runCases(t, tests)
 
 	// JSON: the HCL report is named among the hardware check's sources.
 	out, stderr, code := runCLI(append(snpArgs("--report", hclSNP), "--output", "json")...)

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/hex"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/measure-cc/measure/verify/verifytest"
 )
 
 // Real TDX quotes with Intel's collateral as files in --certs (sources in
@@ -25,30 +25,22 @@ const (
 	intelSample   = "../../verify/testdata/intel-sample-tdx/"
 )
 
-// dcapCertsDir writes a dcap-qvl collateral file (QuoteCollateralV3 JSON)
-// into a --certs directory under the names docs/compare.md gives, the
-// signed JSON values kept byte for byte as PCS serves them.
+// dcapCertsDir writes a dcap-qvl collateral file into a --certs directory
+// under the names docs/compare.md gives.
 func dcapCertsDir(t *testing.T, path string) string {
 	t.Helper()
-	var m map[string]string
-	if err := json.Unmarshal(mustRead(t, path), &m); err != nil {
+	c, err := verifytest.DcapQVLCollateral(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	unhex := func(k string) []byte {
-		b, err := hex.DecodeString(m[k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	d := t.TempDir()
-	writeIn(t, d, "tcb_info.json", []byte(`{"tcbInfo":`+m["tcb_info"]+`,"signature":"`+m["tcb_info_signature"]+`"}`))
-	writeIn(t, d, "tcb_info_issuer_chain.pem", []byte(m["tcb_info_issuer_chain"]))
-	writeIn(t, d, "qe_identity.json", []byte(`{"enclaveIdentity":`+m["qe_identity"]+`,"signature":"`+m["qe_identity_signature"]+`"}`))
-	writeIn(t, d, "qe_identity_issuer_chain.pem", []byte(m["qe_identity_issuer_chain"]))
-	writeIn(t, d, "pck_crl.der", unhex("pck_crl"))
-	writeIn(t, d, "pck_crl_issuer_chain.pem", []byte(m["pck_crl_issuer_chain"]))
-	writeIn(t, d, "root_crl.der", unhex("root_ca_crl"))
+	writeIn(t, d, "tcb_info.json", c.TCBInfo)
+	writeIn(t, d, "tcb_info_issuer_chain.pem", c.TCBInfoIssuerChain)
+	writeIn(t, d, "qe_identity.json", c.QEIdentity)
+	writeIn(t, d, "qe_identity_issuer_chain.pem", c.QEIdentityIssuerChain)
+	writeIn(t, d, "pck_crl.der", c.PCKCRL)
+	writeIn(t, d, "pck_crl_issuer_chain.pem", c.PCKCRLIssuerChain)
+	writeIn(t, d, "root_crl.der", c.RootCRL)
 	return d
 }
 
@@ -86,13 +78,7 @@ func TestRealTDXCompare(t *testing.T) {
 		a := []string{"compare", "--quote", quote, "--refs", refs, "--key", key + ".pub", "--certs", certs, "--verify-time", at}
 		return append(a, extra...)
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string
-		wantErr  string
-	}{
+	tests := []cliCase{
 		{"v4 UpToDate", cmp(dcapQuote, dcapRefs, dcapCerts, dcapQuoteTime), 0,
 			[]string{"result: PASSED", "tcb                 PASSED", "TCB status UpToDate", "revocation checked:", "hardware-signature  PASSED"}, ""},
 		{"v4 UpToDate, other MRTD", cmp(dcapQuote, otherRefs, dcapCerts, dcapQuoteTime), exitNoMatch,
@@ -112,20 +98,5 @@ func TestRealTDXCompare(t *testing.T) {
 		{"sample TCB info with SVNs above 255", cmp(intelSample+"quote.dat", sampleRefs, sampleWithTCB, "2022-01-01T00:00:00Z", "--trust-root", sampleRoot), exitHardwareSignature,
 			[]string{"result: FAILED"}, "svn is 65473"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(tc.args...)
-			if code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
-			}
-			for _, w := range tc.wantOut {
-				if !strings.Contains(stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, stdout)
-				}
-			}
-			if !strings.Contains(stderr, tc.wantErr) || (tc.wantCode != 0 && strings.Count(stderr, "\n") != 1) {
-				t.Errorf("stderr = %q, want one line containing %q", stderr, tc.wantErr)
-			}
-		})
-	}
+	runCases(t, tests)
 }

@@ -156,13 +156,7 @@ func TestRealReportCompare(t *testing.T) {
 				return []string{"compare", "--report", r.report, "--refs", refs, "--key", key + ".pub", "--verify-time", realVerifyTime}
 			}
 			verified := "hardware signature: verified, " + r.signer + " (" + r.line + "), chained to ARK-" + r.line + " (sha256 "
-			tests := []struct {
-				name     string
-				args     []string
-				wantCode int
-				wantOut  []string
-				wantErr  string
-			}{
+			tests := []cliCase{
 				{"match, verified", append(base(refs), "--certs", certs), 0,
 					[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 1", "result: PASSED", verified,
 						"certified TCB: " + r.tcb + " (the " + r.signer + " certificate's, equal to REPORTED_TCB)", "MEASUREMENT: " + r.measurement}, ""},
@@ -176,25 +170,7 @@ func TestRealReportCompare(t *testing.T) {
 				{"certificates valid only later", append(base(refs), "--certs", certs, "--verify-time", "2020-01-01T00:00:00Z"), exitHardwareSignature,
 					[]string{"hardware signature: FAILED", "result: FAILED"}, "not yet valid"},
 			}
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					stdout, stderr, code := runCLI(tc.args...)
-					if code != tc.wantCode {
-						t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
-					}
-					for _, w := range tc.wantOut {
-						if !strings.Contains(stdout, w) {
-							t.Errorf("stdout lacks %q:\n%s", w, stdout)
-						}
-					}
-					if tc.wantCode == 0 && stderr != "" {
-						t.Errorf("stderr %q, want nothing", stderr)
-					}
-					if tc.wantCode != 0 && (!strings.Contains(stderr, tc.wantErr) || strings.Count(stderr, "\n") != 1) {
-						t.Errorf("stderr %q, want one line containing %q", stderr, tc.wantErr)
-					}
-				})
-			}
+			runCases(t, tests)
 
 			stdout, stderr, code := runCLI(append(base(refs), "--certs", certs, "--output", "json")...)
 			if code != 0 {
@@ -283,13 +259,7 @@ func TestRealReportTurin(t *testing.T) {
 	base := []string{"compare", "--report", turinReport, "--refs", refs, "--key", key + ".pub",
 		"--certs", certsDir(t, turinVCEK, "vcek.der"), "--verify-time", realVerifyTime}
 	verified := "hardware signature: verified, VCEK (Turin), chained to ARK-Turin (sha256 "
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string
-		wantErr  string
-	}{
+	tests := []cliCase{
 		{"match, verified", base, 0,
 			[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 1", "result: PASSED", verified,
 				"certified TCB: " + tcb + " (the VCEK certificate's, equal to REPORTED_TCB)"}, ""},
@@ -302,22 +272,7 @@ func TestRealReportTurin(t *testing.T) {
 		{"VCEK not yet valid", append(base, "--verify-time", "2020-01-01T00:00:00Z"), exitHardwareSignature,
 			[]string{"hardware signature: FAILED", "result: FAILED"}, "not yet valid"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(tc.args...)
-			if code != tc.wantCode {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr: %s", code, tc.wantCode, stdout, stderr)
-			}
-			for _, w := range tc.wantOut {
-				if !strings.Contains(stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, stdout)
-				}
-			}
-			if tc.wantCode != 0 && (!strings.Contains(stderr, tc.wantErr) || strings.Count(stderr, "\n") != 1) {
-				t.Errorf("stderr %q, want one line containing %q", stderr, tc.wantErr)
-			}
-		})
-	}
+	runCases(t, tests)
 
 	stdout, stderr, code := runCLI(append(base, "--output", "json")...)
 	if code != 0 {
