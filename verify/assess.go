@@ -119,6 +119,7 @@ func (a Assessment) Verdict() (*Verdict, error) {
 		v.Result = Failed
 		v.Failures = append(v.Failures, e.Error())
 	}
+	v.Hardware.TrustedRoot = v.Hardware.trustedRoot(a.Trust.Roots) == nil
 	trustErr := v.Hardware.Trusted(a.Trust)
 	if len(errs) == 0 && trustErr != nil {
 		v.Result = Unverified
@@ -175,10 +176,10 @@ func (a Assessment) hardwareLevel(v *Verdict, trustErr error) Level {
 		}
 		l.Detail = fmt.Sprintf("%s, chained to %s", signer, root)
 		switch {
-		case trustErr == nil:
+		case hw.TrustedRoot:
 			l.Status = StatusPassed
 		case a.Trust.Skip:
-			l.Status = StatusSkipped
+			l.Status, l.Detail = StatusSkipped, l.Detail+": not relied on, a root nobody named as trusted (accepted by --no-hardware-check)"
 		default:
 			l.Status, l.Detail = StatusFailed, l.Detail+", which was not named as trusted (--trust-root)"
 		}
@@ -227,7 +228,14 @@ func (a Assessment) tcbLevel(v *Verdict) Level {
 	switch {
 	case len(failed) > 0:
 		l.Status, l.Detail = StatusFailed, l.Detail+": "+strings.Join(failed, "; ")
-	case v.Hardware.CertifiedTCB != nil || (v.Hardware.TCBStatus != "" && v.Hardware.Verified):
+	case !v.Hardware.TrustedRoot:
+		// Certified by a key that chains to no trusted root: certified
+		// by nobody.
+		l.Status = StatusNotChecked
+		if v.Hardware.Verified {
+			l.Detail += "; the certificate or collateral chains to a root nobody named as trusted, so it vouches for nothing"
+		}
+	case v.Hardware.CertifiedTCB != nil || v.Hardware.TCBStatus != "":
 		l.Status = StatusPassed
 	default:
 		l.Status = StatusNotChecked

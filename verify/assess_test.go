@@ -63,7 +63,12 @@ func TestAssessmentLevels(t *testing.T) {
 		{name: "no certificates, skipped by name", report: good, trust: verify.HardwareTrust{Skip: true}, wantResult: verify.Passed,
 			want: levels{verify.AspectHardware: verify.StatusSkipped, verify.AspectTCB: verify.StatusNotChecked}},
 		{name: "test root not named", report: good, certs: &certs, wantResult: verify.Unverified, wantErr: verify.ErrHardwareUnverified,
-			want: levels{verify.AspectHardware: verify.StatusFailed, verify.AspectTCB: verify.StatusPassed}},
+			want: levels{verify.AspectHardware: verify.StatusFailed, verify.AspectTCB: verify.StatusNotChecked}},
+		// A chain to a root nobody named, accepted by --no-hardware-check
+		// (as from a lying KDS with --fetch): PASSED as asked, but neither
+		// the hardware nor the TCB level claims anything.
+		{name: "test root not named, check skipped", report: good, certs: &certs, trust: verify.HardwareTrust{Skip: true}, wantResult: verify.Passed,
+			want: levels{verify.AspectHardware: verify.StatusSkipped, verify.AspectTCB: verify.StatusNotChecked}},
 		{name: "test root named", report: good, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, wantResult: verify.Passed,
 			want: levels{verify.AspectReferenceValues: verify.StatusPassed, verify.AspectMeasurement: verify.StatusPassed,
 				verify.AspectHardware: verify.StatusPassed, verify.AspectTCB: verify.StatusPassed, verify.AspectPolicy: verify.StatusPassed}},
@@ -119,6 +124,15 @@ func TestAssessmentLevels(t *testing.T) {
 				if got[n] != s {
 					t.Errorf("level %s = %s, want %s", n, got[n], s)
 				}
+			}
+			// The VSA claims the hardware level exactly when the verdict
+			// passed with that level passed.
+			vsa, err := v.VSA("test", "0", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims, want := strings.Contains(string(vsa), verify.LevelHardware), v.Result == verify.Passed && got[verify.AspectHardware] == verify.StatusPassed; claims != want {
+				t.Errorf("VSA claims %s: %v, want %v", verify.LevelHardware, claims, want)
 			}
 			var text bytes.Buffer
 			if err := v.WriteText(&text); err != nil {

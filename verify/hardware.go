@@ -57,6 +57,14 @@ type Hardware struct {
 	// TCBAdvisories are the advisory IDs (INTEL-SA-...) the TCB status
 	// carries.
 	TCBAdvisories []string `json:"tcbAdvisories,omitempty"`
+	// QEStatus is the TDX quoting enclave's status from Intel's QE
+	// identity, given on its own when there was no TCB info to converge it
+	// into TCBStatus; the TCB status policy applies to it as well.
+	QEStatus string `json:"qeStatus,omitempty"`
+	// TrustedRoot is true when the chain verified to a root the caller
+	// trusts: the vendor's, or one named as trusted (verify.Assessment
+	// sets it). Only then do Verified and CertifiedTCB vouch for anything.
+	TrustedRoot bool `json:"trustedRoot"`
 	// Sources says where each certificate and piece of collateral came
 	// from: "report", "quote", a file path, or a URL (with "cache" when it
 	// was read from the local cache).
@@ -143,11 +151,11 @@ func VerifySNPSignature(r *SNPReport, certs SNPCerts, now time.Time) (*Hardware,
 		}
 		arkCert, err := x509.ParseCertificate(ark)
 		if err != nil {
-			return nil, fmt.Errorf("ARK: %v", err)
+			return nil, fmt.Errorf("%w: ARK: %v", ErrHardwareSignature, err)
 		}
 		askCert, err := x509.ParseCertificate(ask)
 		if err != nil {
-			return nil, fmt.Errorf("ASK: %v", err)
+			return nil, fmt.Errorf("%w: ASK: %v", ErrHardwareSignature, err)
 		}
 		opts.TrustedRoots = map[string][]*trust.AMDRootCerts{}
 		for _, line := range []string{"Milan", "Genoa", "Turin"} {
@@ -303,7 +311,7 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("TDX root certificate: %v", err)
+		return nil, fmt.Errorf("%w: TDX root certificate: %v", ErrHardwareSignature, err)
 	}
 	// Always passed explicitly: go-tdx-guest logs a warning on standard
 	// output when it falls back to its own copy.
@@ -327,16 +335,19 @@ func VerifyTDXSignature(q *TDXQuote, root []byte, now time.Time) (*Hardware, err
 	return h, nil
 }
 
-// derOf returns the DER of a certificate given as DER or PEM.
+// derOf returns the DER of a certificate given as DER or PEM. A
+// certificate that does not parse is a certificate that verifies nothing:
+// the error wraps ErrHardwareSignature (a KDS or proxy that returns a login
+// page instead of a VCEK is a failed hardware check, not bad evidence).
 func derOf(b []byte) ([]byte, error) {
 	if blk, _ := pem.Decode(b); blk != nil {
 		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %q, want CERTIFICATE", blk.Type)
+			return nil, fmt.Errorf("%w: PEM block %q, want CERTIFICATE", ErrHardwareSignature, blk.Type)
 		}
 		return blk.Bytes, nil
 	}
 	if _, err := x509.ParseCertificate(b); err != nil {
-		return nil, fmt.Errorf("certificate is neither PEM nor DER: %v", err)
+		return nil, fmt.Errorf("%w: certificate is neither PEM nor DER: %v", ErrHardwareSignature, err)
 	}
 	return b, nil
 }

@@ -92,9 +92,18 @@ func TestSNPEndorsementMatchesReport(t *testing.T) {
 			if masked != tc.wantMasked {
 				t.Errorf("Limits = %q; want the HWID named as not compared: %v", hw.Limits, tc.wantMasked)
 			}
+			// The test chain's root vouches only once named as trusted
+			// (Assessment sets TrustedRoot for a --trust-root).
 			v := verify.Verdict{Result: verify.Passed, Hardware: *hw}
 			vsa, err := v.VSA("test", "0", nil)
 			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(vsa), verify.LevelTCBCertified) || strings.Contains(string(vsa), verify.LevelHardware) {
+				t.Errorf("VSA claims hardware levels for a root nobody trusted:\n%s", vsa)
+			}
+			v.Hardware.TrustedRoot = true
+			if vsa, err = v.VSA("test", "0", nil); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(string(vsa), verify.LevelTCBCertified) {

@@ -79,8 +79,12 @@ func describeCRL(crl *x509.RevocationList) string {
 
 // checkSNPRevocation checks an AMD CRL (as the KDS serves it at
 // /vcek/v1/{product}/crl or /vlek/v1/{product}/crl: DER, signed by the
-// ARK) against the chain that verified the report: the ASK or ASVK and the
-// VCEK or VLEK must not be listed.
+// ARK) against the chain that verified the report: the ASK or ASVK must
+// not be listed. A CRL names certificates its issuer issued: the ARK's
+// names ASKs and ASVKs, never a VCEK or VLEK, which the ASK or ASVK issues
+// (and whose serial numbers, 0 on every AMD VCEK seen, mean nothing to the
+// ARK's list). A VCEK is not revoked: its TCB is compared with the
+// report's, and an old TCB is the TCB policy's to refuse.
 //
 // go-sev-guest's Options.CheckRevocations is not used: v0.15.0 checks only
 // the ASK's serial (not the ASVK's, nor the VCEK's or VLEK's), does not
@@ -96,15 +100,14 @@ func checkSNPRevocation(b []byte, roots *trust.ProductCerts, key sevabi.ReportSi
 	if roots == nil || roots.Ark == nil {
 		return "", fmt.Errorf("%w: no ARK to check %s against", ErrHardwareSignature, name)
 	}
-	leaf, err := x509.ParseCertificate(signer)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v certificate: %v", ErrHardwareSignature, key, err)
-	}
 	inter := checkedCert{"ASK", roots.Ask}
 	if key == sevabi.VlekReportSigner {
 		inter = checkedCert{"ASVK", roots.Asvk}
 	}
-	return checkCRL(name, crl, roots.Ark, now, inter, checkedCert{key.String(), leaf})
+	if inter.cert == nil {
+		return "", fmt.Errorf("%w: no %s to check against %s", ErrHardwareSignature, inter.role, name)
+	}
+	return checkCRL(name, crl, roots.Ark, now, inter)
 }
 
 // dropLimit returns limits without l.

@@ -129,6 +129,27 @@ func (r *SNPReport) Registers() []Register {
 // Extended reports whether a certificate table followed the report.
 func (r *SNPReport) Extended() bool { return r.certs != nil }
 
+// TableSigner returns the DER of the certificate of the key SIGNER_INFO
+// names (the VCEK or VLEK) from the extended report's certificate table,
+// or nil when the table does not hold it (or there is none): a host with
+// no certificates installed hands out an empty table.
+func (r *SNPReport) TableSigner() []byte {
+	if r.certs == nil {
+		return nil
+	}
+	info, err := abi.ParseSignerInfo(r.proto.GetSignerInfo())
+	if err != nil {
+		return nil
+	}
+	switch info.SigningKey {
+	case abi.VcekReportSigner:
+		return r.certs.GetVcekCert()
+	case abi.VlekReportSigner:
+		return r.certs.GetVlekCert()
+	}
+	return nil
+}
+
 // Debug reports whether the guest policy allows the host to debug (decrypt)
 // the guest: POLICY bit 19.
 func (r *SNPReport) Debug() bool { return r.proto.GetPolicy()&(1<<policyDebugBit) != 0 }

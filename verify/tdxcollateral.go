@@ -65,14 +65,23 @@ func ParseTCBStatuses(s string) ([]string, error) {
 }
 
 // CheckTCBStatus is the TCB status policy: h.TCBStatus, when collateral
-// gave one, must be one of DefaultTCBStatuses or of accept. When it is
+// gave one (else h.QEStatus, when only a QE identity was given), must be
+// one of DefaultTCBStatuses or of accept. When it is
 // not, the error wraps ErrPolicy and names the status and its advisories.
 // Revoked is refused whatever accept says (and VerifyTDXSignatureWith
 // already fails it as a hardware failure).
 func CheckTCBStatus(h Hardware, accept []string) error {
+	if h.TCBStatus == "" && h.QEStatus != "" {
+		h.TCBStatus = h.QEStatus
+		return checkStatus("QE identity's status for the quoting enclave", h, accept)
+	}
 	if h.TCBStatus == "" {
 		return nil
 	}
+	return checkStatus("TCB status for the platform", h, accept)
+}
+
+func checkStatus(what string, h Hardware, accept []string) error {
 	want := append(append([]string(nil), DefaultTCBStatuses...), accept...)
 	if h.TCBStatus != TCBRevoked {
 		for _, s := range want {
@@ -85,7 +94,7 @@ func CheckTCBStatus(h Hardware, accept []string) error {
 	if len(h.TCBAdvisories) > 0 {
 		got += " (advisories " + strings.Join(h.TCBAdvisories, ", ") + ")"
 	}
-	return fmt.Errorf("%w: Intel's TCB status for the platform is %s, want one of %s", ErrPolicy, got, strings.Join(want, ", "))
+	return fmt.Errorf("%w: Intel's %s is %s, want one of %s", ErrPolicy, what, got, strings.Join(want, ", "))
 }
 
 // CrossCheckTDXCollateral has go-tdx-guest v0.3.1 evaluate the same

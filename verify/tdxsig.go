@@ -466,6 +466,14 @@ func VerifyTDXSignatureWith(q *TDXQuote, opts TDXVerifyOptions) (*Hardware, erro
 	if status == TCBRevoked {
 		return nil, fmt.Errorf("%w: Intel's TCB info gives the platform's TCB the status %s", ErrHardwareSignature, status)
 	}
+	// Without TCB info the QE's own status stands alone: a revoked QE
+	// fails, another status is the policy's to judge.
+	if status == "" && t.QEStatus != "" {
+		h.QEStatus = t.QEStatus
+		if t.QEStatus == TCBRevoked {
+			return nil, fmt.Errorf("%w: Intel's QE identity gives the quoting enclave the status %s", ErrHardwareSignature, t.QEStatus)
+		}
+	}
 	return h, nil
 }
 

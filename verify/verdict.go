@@ -91,11 +91,13 @@ func (v *Verdict) VSA(verifierID, version string, at *time.Time) ([]byte, error)
 	var levels []string
 	if v.Result == Passed {
 		levels = append(levels, LevelMeasurement, LevelPolicy)
-		if v.Hardware.Verified {
+		// A chain to a root nobody vouched for (accepted only because the
+		// caller skipped the check) vouches for nothing.
+		if v.Hardware.Verified && v.Hardware.TrustedRoot {
 			levels = append(levels, LevelHardware)
-		}
-		if v.Hardware.CertifiedTCB != nil {
-			levels = append(levels, LevelTCBCertified)
+			if v.Hardware.CertifiedTCB != nil {
+				levels = append(levels, LevelTCBCertified)
+			}
 		}
 	}
 	type rd struct {
@@ -172,9 +174,16 @@ type HardwareTrust struct {
 // t.Roots, or when t.Skip; else an error wrapping ErrHardwareUnverified
 // that says which.
 func (h Hardware) Trusted(t HardwareTrust) error {
-	switch {
-	case t.Skip:
+	if t.Skip {
 		return nil
+	}
+	return h.trustedRoot(t.Roots)
+}
+
+// trustedRoot returns nil when h verified to the vendor's root or to one
+// of roots (hex SHA-256 of root certificates).
+func (h Hardware) trustedRoot(roots []string) error {
+	switch {
 	case !h.Checked:
 		return fmt.Errorf("%w: no certificates were given to check it", ErrHardwareUnverified)
 	case !h.Verified:
@@ -182,7 +191,7 @@ func (h Hardware) Trusted(t HardwareTrust) error {
 	case h.VendorRoot:
 		return nil
 	}
-	for _, r := range t.Roots {
+	for _, r := range roots {
 		if strings.EqualFold(r, h.RootSHA256) {
 			return nil
 		}

@@ -239,7 +239,7 @@ func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *v
 		}
 		if chain != nil {
 			if c.ASK, c.ARK, err = splitChain(chain); err != nil {
-				return c, fmt.Errorf("%q: %w", path, err)
+				return c, fmt.Errorf("%w: %q: %v", verify.ErrHardwareSignature, path, err)
 			}
 			c.Sources = append(c.Sources, path)
 		}
@@ -253,6 +253,9 @@ func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *v
 	signer := c.VCEK
 	if signer == nil {
 		signer = c.VLEK
+	}
+	if signer == nil {
+		signer = r.TableSigner()
 	}
 	cands, err := verify.SNPKDSPaths(r, signer)
 	if err != nil {
@@ -268,7 +271,7 @@ func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *v
 		return resp.Body, nil
 	}
 	kds := cands[0]
-	if signer == nil && !r.Extended() {
+	if signer == nil {
 		// The VCEK: on a version 2 report, which names no product
 		// line, the first line whose KDS has one.
 		for i, p := range cands {
@@ -425,6 +428,9 @@ func splitChain(b []byte) (ask, ark []byte, err error) {
 		blk, b = pem.Decode(b)
 		if blk == nil {
 			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return nil, nil, fmt.Errorf("PEM block %q, want CERTIFICATE", blk.Type)
 		}
 		certs = append(certs, blk.Bytes)
 	}

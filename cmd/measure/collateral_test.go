@@ -151,6 +151,17 @@ func TestCompareFetchSNP(t *testing.T) {
 		}
 	})
 
+	// A host with no certificates installed hands out an extended report
+	// whose table is empty: the VCEK must still be fetched.
+	t.Run("extended report with an empty table", func(t *testing.T) {
+		srv := newFakeServer(t, kds(nil))
+		empty := writeIn(t, f.dir, "empty-table.bin", append(append([]byte(nil), raw...), make([]byte, 24)...))
+		stdout, stderr, code := runCLI(args(empty, srv.URL, t.TempDir(), "--fetch")...)
+		if code != 0 || !strings.Contains(stdout, "source: "+srv.URL+vcekPath) {
+			t.Errorf("exit %d, %s\n%s", code, stderr, stdout)
+		}
+	})
+
 	t.Run("nothing touches the network without --fetch", func(t *testing.T) {
 		srv := newFakeServer(t, kds(nil))
 		_, stderr, code := runCLI(args(report, srv.URL, t.TempDir())...)
@@ -172,9 +183,10 @@ func TestCompareFetchSNP(t *testing.T) {
 		over    map[string]route
 		wantErr string
 	}{
-		{"VCEK revoked", report, map[string]route{"/vcek/v1/Milan/crl": {body: crl(verifytest.CRL{Revoked: [][]byte{s.VCEK()}})}}, "the VCEK certificate (serial"},
 		{"ASK revoked", report, map[string]route{"/vcek/v1/Milan/crl": {body: crl(verifytest.CRL{Revoked: [][]byte{s.ASK()}})}}, "the ASK certificate (serial"},
 		{"a VCEK for another chip", report, map[string]route{vcekPath: {body: other.VCEK()}}, "but the VCEK certificate is for HWID"},
+		{"a login page for the VCEK", report, map[string]route{vcekPath: {body: []byte("<html>sign in</html>")}}, "neither PEM nor DER"},
+		{"a key for the chain", report, map[string]route{"/vcek/v1/Milan/cert_chain": {body: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}}, "want CERTIFICATE"},
 		{"a CRL signed by another key", report, map[string]route{"/vcek/v1/Milan/crl": {body: crl(verifytest.CRL{OtherKey: true})}}, "is not signed by"},
 		{"a truncated CRL", report, map[string]route{"/vcek/v1/Milan/crl": {body: crl(verifytest.CRL{}), truncate: true}}, "truncated"},
 		{"rate limited", report, map[string]route{vcekPath: {status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "60"}}}, "HTTP 429"},
