@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -190,5 +191,44 @@ func TestParseTCBStatuses(t *testing.T) {
 	}
 	if err := verify.CheckTCBStatus(verify.Hardware{}, nil); err != nil {
 		t.Errorf("CheckTCBStatus without a status = %v", err)
+	}
+}
+
+// TestTDXQEStatusAlone: with a QE identity but no TCB info, the quoting
+// enclave's status is not dropped: Revoked fails the hardware check, and
+// another status meets the TCB status policy.
+func TestTDXQEStatusAlone(t *testing.T) {
+	f := newTDXFixture(t)
+	issue, next := f.now.AddDate(0, 0, -1), f.now.AddDate(0, 0, 29)
+	for _, tc := range []struct {
+		status     string
+		wantHW     error
+		wantPolicy error
+	}{
+		{verify.TCBUpToDate, nil, nil},
+		{verify.TCBOutOfDate, nil, verify.ErrPolicy},
+		{verify.TCBRevoked, verify.ErrHardwareSignature, nil},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			tmpl := bytes.ReplaceAll(read(t, "testdata/tdx-qeidentity.json"), []byte(`"tcbStatus":"UpToDate"`), []byte(`"tcbStatus":"`+tc.status+`"`))
+			qe, err := f.pki.QEIdentity(tmpl, issue, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := verify.TDXCollateral{QEIdentity: qe, QEIdentityIssuerChain: f.pki.IssuerChain()}
+			hw, err := verify.VerifyTDXSignatureWith(parseQuote(t, f.quote), verify.TDXVerifyOptions{Root: f.pki.RootPEM(), Now: f.now, Collateral: &col})
+			if !errors.Is(err, tc.wantHW) || (tc.wantHW == nil) != (err == nil) {
+				t.Fatalf("VerifyTDXSignatureWith = %v, want %v", err, tc.wantHW)
+			}
+			if err != nil {
+				return
+			}
+			if hw.QEStatus != tc.status || hw.TCBStatus != "" {
+				t.Errorf("QEStatus %q, TCBStatus %q; want %q and none", hw.QEStatus, hw.TCBStatus, tc.status)
+			}
+			if err := verify.CheckTCBStatus(*hw, nil); !errors.Is(err, tc.wantPolicy) || (tc.wantPolicy == nil) != (err == nil) {
+				t.Errorf("CheckTCBStatus = %v, want %v", err, tc.wantPolicy)
+			}
+		})
 	}
 }
