@@ -1,6 +1,7 @@
 // Package arch_test keeps the dependency rules of STYLE.md: the measurement
-// core is standard library only, and each third-party library stays in the
-// package that owns its concern.
+// core is standard library only, each third-party library stays in the
+// package that owns its concern, and code outside the core reaches the
+// platforms only through the facade.
 package arch_test
 
 import (
@@ -66,5 +67,47 @@ func TestLibrariesStayInPlace(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// facade is the measurement core's surface for code outside it: package
+// measure (launch descriptions, one call, typed values) and the parsers of
+// formats that callers read themselves. measure/snp and measure/tdx (and
+// anything under them) are the platforms behind the facade.
+var facade = []string{
+	module + "/measure",
+	module + "/measure/acpiloader",
+	module + "/measure/authenticode",
+	module + "/measure/bzimage",
+}
+
+// TestFacade: builders and oci, tests included, import nothing of the
+// measurement core but the facade. (That the core never imports them back
+// is TestCoreIsStandardLibraryOnly.)
+func TestFacade(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}`, "./builders/...", "./oci/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		checked++
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp, module+"/measure/") && imp != module+"/measure" {
+				continue
+			}
+			ok := false
+			for _, p := range facade {
+				ok = ok || imp == p
+			}
+			if !ok {
+				t.Errorf("%s imports %s; outside the core use the facade (%s)", pkg, imp, strings.Join(facade, ", "))
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("go list found no package under builders/ or oci/")
 	}
 }

@@ -8,8 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/measure-cc/measure/measure/snp"
-	"github.com/measure-cc/measure/measure/tdx"
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/ovmf"
 )
 
@@ -24,15 +23,14 @@ const (
 	snpVCPUs         = 4
 	snpVCPUType      = "EPYC-v4"
 	snpGuestFeatures = 0x1
-	// tdxMemory is measure tdx's default --memory; MRTD depends on it only
-	// if the TD HOB section is extended into MRTD.
-	tdxMemory = 128 << 20
 )
 
 // TDXConfiguration is the TDX launch behind AnnotationTDXMRTD: measure tdx's
-// defaults.
-var TDXConfiguration = fmt.Sprintf("--qemu-version %s --page-add-order %s --memory 128M",
-	tdx.DefaultQEMUVersion, tdx.DefaultQEMUVersion.DefaultPageAddOrder())
+// defaults (measure.DefaultTDX).
+var TDXConfiguration = func() string {
+	l := measure.DefaultTDX()
+	return fmt.Sprintf("--qemu-version %s --page-add-order %s --memory %s", l.QEMU, l.PageAddOrder, measure.FormatMemorySize(l.Memory))
+}()
 
 // Annotations returns the annotations of a firmware manifest, computed from
 // the image bytes alone: its SHA-384; with SEV metadata the SEV-SNP
@@ -45,30 +43,31 @@ func Annotations(firmware []byte) (map[string]string, error) {
 	}
 	h := sha512.Sum384(firmware)
 	ann := map[string]string{AnnotationSHA384: hex.EncodeToString(h[:])}
+	m := measure.NewMeasurer(img, nil, measure.Options{})
 	if img.SEVMetadata() != nil {
-		ann[AnnotationSNPOVMFHash] = snp.FirmwareDigest(img).String()
-		cpu, err := snp.LookupCPUType(snpVCPUType)
+		ann[AnnotationSNPOVMFHash] = measure.SNPFirmwareDigest(img).String()
+		cpu, err := measure.LookupCPU(snpVCPUType)
 		if err != nil {
 			return nil, err
 		}
-		cfg := snp.Config{VCPUs: snpVCPUs, VCPUSig: cpu.Signature(), VMM: snp.VMMQEMU, GuestFeatures: snpGuestFeatures}
-		d, err := snp.NewMeasurer(img, nil, nil).SNP(cfg)
+		r, err := m.Measure(measure.SNP{VMM: measure.VMMQEMU, VCPUs: snpVCPUs, CPU: cpu, GuestFeatures: snpGuestFeatures})
 		if err != nil {
 			return nil, fmt.Errorf("SEV-SNP measurement for %s: %w", SNPConfiguration, err)
 		}
-		ann[AnnotationSNPMeasurement] = d.String()
+		v, _ := r.Value(measure.Measurement)
+		ann[AnnotationSNPMeasurement] = v.String()
 		ann[AnnotationSNPConfiguration] = SNPConfiguration
 	}
 	if img.HasTDXMetadata() {
-		q := tdx.DefaultQEMUVersion
-		res, err := tdx.Measure(img, tdx.Config{PageAddOrder: q.DefaultPageAddOrder(), QEMU: q, Memory: tdxMemory})
 		ann[AnnotationTDXConfiguration] = TDXConfiguration
+		r, err := m.Measure(measure.DefaultTDX())
 		if err != nil {
 			// The CODE part of a split image declares sections in the
 			// VARS part: TDX cannot launch it alone. Say so, do not fail.
 			ann[AnnotationTDXUnavailable] = err.Error()
 		} else {
-			ann[AnnotationTDXMRTD] = res.MRTD.String()
+			v, _ := r.Value(measure.MRTD)
+			ann[AnnotationTDXMRTD] = v.String()
 		}
 	}
 	return ann, nil

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/measure-cc/measure/measure/snp"
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
 )
@@ -68,7 +68,7 @@ func refsEnvelope(t *testing.T, fw []byte, signers ...*provenance.Signer) []byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpu, err := snp.LookupCPUType("EPYC-v4")
+	cpu, err := measure.LookupCPU("EPYC-v4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func refsEnvelope(t *testing.T, fw []byte, signers ...*provenance.Signer) []byte
 			Platform: "sev-snp",
 			Firmware: provenance.Firmware{Name: "OVMF.fd", Digest: d},
 			Values: []provenance.ReferenceValue{{
-				Configuration: provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUType: "EPYC-v4", VCPUSig: fmt.Sprintf("%#x", cpu.Signature()), GuestFeatures: "0x1"},
+				Configuration: provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUType: "EPYC-v4", VCPUSig: fmt.Sprintf("%#x", cpu.Signature), GuestFeatures: "0x1"},
 				Measurements:  []provenance.Measurement{{Register: "MEASUREMENT", Digest: map[string]string{"sha384": ann[oci.AnnotationSNPMeasurement]}}},
 			}},
 			Tool: provenance.Tool{Name: "measure", Version: "test"},

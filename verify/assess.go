@@ -72,10 +72,11 @@ type Assessment struct {
 // Verdict compares, checks the policy and decides. It returns the verdict
 // and, when the result is not PASSED, the error that decides the exit
 // status: a hardware signature that fails makes everything else moot, then
-// a mismatch, then a policy failure, then a hardware signature not
-// verified to a trusted root (ErrHardwareUnverified). An error that is
-// none of those (reference values for another platform, a policy rule the
-// platform has no field for) returns a nil verdict.
+// a mismatch (ErrMismatch, or ErrPlatform for reference values of another
+// platform), then a policy failure, then a hardware signature not verified
+// to a trusted root (ErrHardwareUnverified). An error that is none of
+// those (a policy rule the platform has no field for, a hardware check
+// that could not run) returns a nil verdict.
 func (a Assessment) Verdict() (*Verdict, error) {
 	if a.HardwareErr != nil && !errors.Is(a.HardwareErr, ErrHardwareSignature) &&
 		!errors.Is(a.HardwareErr, ErrNoCertificate) && !errors.Is(a.HardwareErr, ErrPolicy) {
@@ -95,7 +96,7 @@ func (a Assessment) Verdict() (*Verdict, error) {
 		errs = append(errs, a.HardwareErr)
 	}
 	c, err := Compare(a.Evidence, a.Values)
-	if err != nil && !errors.Is(err, ErrMismatch) {
+	if err != nil && !errors.Is(err, ErrMismatch) && !errors.Is(err, ErrPlatform) {
 		return nil, err
 	}
 	v.Comparison = c
@@ -139,6 +140,8 @@ func (a Assessment) levels(v *Verdict, trustErr error) []Level {
 		Detail: fmt.Sprintf("%s for %s, %d configuration(s), signed by %s", v.References.Name, v.References.Firmware.Name, v.References.Configurations, strings.Join(v.References.KeyIDs, ", "))}
 	meas := Level{Name: AspectMeasurement}
 	switch c := v.Comparison; {
+	case c != nil && c.ReferencePlatform != c.Platform:
+		meas.Status, meas.Detail = StatusFailed, fmt.Sprintf("the reference values are for %s, the evidence is %s: nothing compared", c.ReferencePlatform, c.Platform)
 	case c != nil && len(c.Matches) > 0:
 		meas.Status, meas.Detail = StatusPassed, fmt.Sprintf("%s equal(s) %s", registerNames(c.Registers), DescribeConfiguration(c.Matches[0].Configuration))
 	case c != nil:
@@ -266,6 +269,8 @@ func (v *Verdict) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	c := v.Comparison
 	switch {
+	case c != nil && c.ReferencePlatform != c.Platform:
+		fmt.Fprintf(&b, "MISMATCH: the %s evidence cannot match reference values for %s\n", v.Platform, c.ReferencePlatform)
 	case c != nil && len(c.Matches) > 0:
 		fmt.Fprintf(&b, "MATCH: the %s evidence matches %s\n", v.Platform, DescribeConfiguration(c.Matches[0].Configuration))
 		for _, m := range c.Matches[1:] {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,27 +10,82 @@ import (
 )
 
 // Comparison is the outcome of comparing a report's registers with every
-// configuration in a set of reference values.
+// configuration in a set of reference values. Its JSON form is
+// MarshalJSON's.
 type Comparison struct {
 	// Platform is the evidence's platform.
-	Platform string `json:"platform"`
+	Platform string
+	// ReferencePlatform is the reference values' platform; when it is not
+	// Platform, nothing was compared.
+	ReferencePlatform string
 	// Registers are the evidence's measurement registers.
-	Registers []Register `json:"registers"`
+	Registers []Register
 	// Compared is how many configurations were compared.
-	Compared int `json:"compared"`
+	Compared int
 	// Matches are the configurations all of whose registers equal the
 	// evidence's; usually one.
-	Matches []provenance.ReferenceValue `json:"matches,omitempty"`
+	Matches []provenance.ReferenceValue
 	// Nearest, when nothing matches, is the configuration with the most
 	// equal registers, if any register is equal at all.
-	Nearest *Miss `json:"nearest,omitempty"`
+	Nearest *Miss
 }
 
 // Miss is a configuration that does not match, and how.
 type Miss struct {
-	Configuration provenance.Configuration `json:"configuration"`
-	Equal         []string                 `json:"equal"`
-	Differ        []RegisterDiff           `json:"differ"`
+	Configuration provenance.Configuration
+	Equal         []string
+	Differ        []RegisterDiff
+}
+
+// configurationJSON is a launch configuration in measure's output
+// language (docs/output.md). The reference-values predicate names the
+// same fields in camelCase, as in-toto predicates do, and keeps those
+// names where it is signed; a verdict that quotes it speaks snake_case.
+type configurationJSON struct {
+	VMMType       string `json:"vmm_type,omitempty"`
+	VCPUs         int    `json:"vcpus,omitempty"`
+	VCPUType      string `json:"vcpu_type,omitempty"`
+	VCPUSig       string `json:"vcpu_sig,omitempty"`
+	GuestFeatures string `json:"guest_features,omitempty"`
+}
+
+func configurationOf(c provenance.Configuration) configurationJSON {
+	return configurationJSON{VMMType: c.VMMType, VCPUs: c.VCPUs, VCPUType: c.VCPUType, VCPUSig: c.VCPUSig, GuestFeatures: c.GuestFeatures}
+}
+
+// referenceValueJSON is one configuration of the reference values and its
+// registers' digests.
+type referenceValueJSON struct {
+	Configuration configurationJSON        `json:"configuration"`
+	Measurements  []provenance.Measurement `json:"measurements,omitempty"`
+}
+
+// missJSON is Miss's JSON form.
+type missJSON struct {
+	Configuration configurationJSON `json:"configuration"`
+	Equal         []string          `json:"equal,omitempty"`
+	Differ        []RegisterDiff    `json:"differ,omitempty"`
+}
+
+// MarshalJSON writes c with snake_case keys: platform,
+// reference_platform, registers, compared, matches (each a configuration
+// and its measurements) and nearest (configuration, equal, differ).
+func (c Comparison) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Platform          string               `json:"platform"`
+		ReferencePlatform string               `json:"reference_platform,omitempty"`
+		Registers         []Register           `json:"registers,omitempty"`
+		Compared          int                  `json:"compared"`
+		Matches           []referenceValueJSON `json:"matches,omitempty"`
+		Nearest           *missJSON            `json:"nearest,omitempty"`
+	}{Platform: c.Platform, ReferencePlatform: c.ReferencePlatform, Registers: c.Registers, Compared: c.Compared}
+	for _, m := range c.Matches {
+		v.Matches = append(v.Matches, referenceValueJSON{Configuration: configurationOf(m.Configuration), Measurements: m.Measurements})
+	}
+	if n := c.Nearest; n != nil {
+		v.Nearest = &missJSON{Configuration: configurationOf(n.Configuration), Equal: n.Equal, Differ: n.Differ}
+	}
+	return json.Marshal(v)
 }
 
 // RegisterDiff is one register whose value differs from the reference.
@@ -46,17 +102,19 @@ const digestAlgorithm = "sha384"
 // Compare checks ev's registers against each configuration of rv. A
 // configuration matches when every register it names equals the evidence's.
 // It returns the comparison and, when nothing matches, an error wrapping
-// ErrMismatch; reference values for another platform are ErrPlatform.
+// ErrMismatch; reference values for another platform are ErrPlatform, with
+// a comparison that compared nothing.
 func Compare(ev Evidence, rv *provenance.ReferenceValues) (*Comparison, error) {
-	if rv.Platform != ev.Platform() {
-		return nil, fmt.Errorf("%w: reference values for %q, evidence from %q", ErrPlatform, rv.Platform, ev.Platform())
-	}
 	regs := ev.Registers()
+	c := &Comparison{Platform: ev.Platform(), ReferencePlatform: rv.Platform, Registers: regs}
+	if rv.Platform != ev.Platform() {
+		return c, fmt.Errorf("%w: reference values for %q, evidence from %q", ErrPlatform, rv.Platform, ev.Platform())
+	}
 	have := map[string]string{}
 	for _, r := range regs {
 		have[r.Name] = r.Hex
 	}
-	c := &Comparison{Platform: ev.Platform(), Registers: regs, Compared: len(rv.Values)}
+	c.Compared = len(rv.Values)
 	best := -1
 	for _, v := range rv.Values {
 		var m Miss

@@ -14,8 +14,11 @@
 // It does not fetch anything: certificates, collateral and reference values
 // come in as bytes, and it never contacts AMD's KDS or Intel's PCS
 // (internal/collateral does, for the CLI's --fetch; what it brings is
-// verified here like any other bytes). It does not read files or the clock; the caller passes the time at which
-// certificates must be valid. go-sev-guest and go-tdx-guest are used here and
+// verified here like any other bytes). It opens no file and reads no clock:
+// a directory of certificates and collateral (CertsDir, which knows the
+// file names measure's --certs documents) is read through an fs.FS the
+// caller gives, and the caller passes the time at which certificates must
+// be valid. go-sev-guest and go-tdx-guest are used here and
 // nowhere else in the module; where they cannot read real evidence (TDX
 // version 5 quotes and quotes without their PCK chain, Turin's VCEK
 // extensions), this package's own code does, cross-checked against them on

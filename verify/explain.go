@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/ovmf"
 )
@@ -118,12 +119,12 @@ func BootVariants(kh *snp.KernelHashes, hasInitrd, hasCmdline bool) []Boot {
 
 // Explainer searches the launch configurations of one firmware for those
 // that reproduce a measurement. It shares the work between configurations
-// (see snp.Measurer) and between searches: the first search computes every
+// (see measure.Measurer) and between searches: the first search computes every
 // digest of the space, later ones only compare. Not safe for concurrent use.
 type Explainer struct {
 	space    Space
 	boots    []Boot
-	measurer []*snp.Measurer
+	measurer []*measure.Measurer
 	sigs     []cpuSig
 }
 
@@ -136,9 +137,9 @@ type cpuSig struct {
 // (BootVariants). The firmware pages are hashed once for all of them.
 func NewExplainer(img *ovmf.Image, boots []Boot, space Space) *Explainer {
 	e := &Explainer{space: space.withDefaults(), boots: boots}
-	seed := snp.FirmwareDigest(img)
+	seed := measure.SNPFirmwareDigest(img)
 	for _, b := range boots {
-		e.measurer = append(e.measurer, snp.NewMeasurer(img, b.Hashes, &seed))
+		e.measurer = append(e.measurer, measure.NewMeasurer(img, nil, measure.Options{SNPFirmwareDigest: &seed, KernelHashes: b.Hashes}))
 	}
 	idx := map[uint32]int{}
 	for _, c := range e.space.CPUTypes {
@@ -159,7 +160,7 @@ type Found struct {
 	Config snp.Config `json:"-"`
 	// VCPUTypes are the QEMU models with the configuration's signature
 	// (empty for EC2 and GCE, which do not measure it).
-	VCPUTypes []string `json:"vcpuTypes,omitempty"`
+	VCPUTypes []string `json:"vcpu_types,omitempty"`
 	Boot      Boot     `json:"-"`
 }
 
@@ -179,6 +180,10 @@ type Explanation struct {
 // digest equals measurement. When there are none it returns the
 // explanation (what was searched) and an error wrapping ErrNoConfiguration.
 func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
+	want, err := measure.NewValue(measure.Measurement, measure.SHA384, measurement[:])
+	if err != nil {
+		return nil, err
+	}
 	ex := &Explanation{}
 	skipped := map[string]bool{}
 	for bi, m := range e.measurer {
@@ -192,7 +197,7 @@ func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
 				for _, f := range e.space.GuestFeatures {
 					for n := 1; n <= e.space.MaxVCPUs; n++ {
 						cfg := snp.Config{VCPUs: n, VCPUSig: s.sig, VMM: vmm, GuestFeatures: f}
-						d, err := m.SNP(cfg)
+						r, err := m.Measure(measure.SNP{VMM: vmm, VCPUs: n, CPU: measure.CPU{Signature: s.sig}, GuestFeatures: f})
 						if err != nil {
 							what := "launches without a kernel"
 							if boot.Kernel {
@@ -205,7 +210,7 @@ func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
 							break
 						}
 						ex.Searched++
-						if d == measurement {
+						if v, _ := r.Value(measure.Measurement); v == want {
 							ex.Found = append(ex.Found, Found{Config: cfg, VCPUTypes: s.names, Boot: boot})
 						}
 					}

@@ -28,16 +28,16 @@ type Hardware struct {
 	// attestation key certified by the PCK (TDX).
 	Signer string `json:"signer,omitempty"`
 	// ProductLine is the SEV-SNP product line (Milan, Genoa, Turin).
-	ProductLine string `json:"productLine,omitempty"`
+	ProductLine string `json:"product_line,omitempty"`
 	// Root names the trusted root certificate: its subject and the SHA-256
 	// of its DER.
 	Root string `json:"root,omitempty"`
 	// VendorRoot is true when the root is the AMD or Intel root that
 	// go-sev-guest or go-tdx-guest carries, false for a root the caller
 	// supplied that is not that one.
-	VendorRoot bool `json:"vendorRoot"`
+	VendorRoot bool `json:"vendor_root"`
 	// RootSHA256 is the hex SHA-256 of the root certificate's DER.
-	RootSHA256 string `json:"rootSha256,omitempty"`
+	RootSHA256 string `json:"root_sha256,omitempty"`
 	// Verified is true when the signature and its chain to Root verified;
 	// Checked without Verified is a hardware signature that failed.
 	Verified bool `json:"verified"`
@@ -45,7 +45,7 @@ type Hardware struct {
 	// SPL extensions). It is set only when the certificate signed the
 	// report and its TCB was compared with, and equals, the report's
 	// REPORTED_TCB; nil when that comparison did not run.
-	CertifiedTCB *TCB `json:"certifiedTcb,omitempty"`
+	CertifiedTCB *TCB `json:"certified_tcb,omitempty"`
 	// CRLs names each certificate revocation list the chain was checked
 	// against (issuer, thisUpdate, nextUpdate); empty when revocation was
 	// not checked, which Limits then says.
@@ -53,18 +53,18 @@ type Hardware struct {
 	// TCBStatus is the platform's TCB status from the vendor's signed
 	// collateral (TDX: Intel's TCB info, e.g. UpToDate, SWHardeningNeeded,
 	// OutOfDate); empty when no collateral was evaluated.
-	TCBStatus string `json:"tcbStatus,omitempty"`
+	TCBStatus string `json:"tcb_status,omitempty"`
 	// TCBAdvisories are the advisory IDs (INTEL-SA-...) the TCB status
 	// carries.
-	TCBAdvisories []string `json:"tcbAdvisories,omitempty"`
+	TCBAdvisories []string `json:"tcb_advisories,omitempty"`
 	// QEStatus is the TDX quoting enclave's status from Intel's QE
 	// identity, given on its own when there was no TCB info to converge it
 	// into TCBStatus; the TCB status policy applies to it as well.
-	QEStatus string `json:"qeStatus,omitempty"`
+	QEStatus string `json:"qe_status,omitempty"`
 	// TrustedRoot is true when the chain verified to a root the caller
 	// trusts: the vendor's, or one named as trusted (verify.Assessment
 	// sets it). Only then do Verified and CertifiedTCB vouch for anything.
-	TrustedRoot bool `json:"trustedRoot"`
+	TrustedRoot bool `json:"trusted_root"`
 	// Sources says where each certificate and piece of collateral came
 	// from: "report", "quote", a file path, or a URL (with "cache" when it
 	// was read from the local cache).

@@ -291,7 +291,7 @@ func TestRealSNPTurin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"certifiedTcb":{"fmc":0,"bootloader":1,"tee":0,"snp":2,"microcode":71}`) {
+	if !strings.Contains(string(b), `"certified_tcb":{"fmc":0,"bootloader":1,"tee":0,"snp":2,"microcode":71}`) {
 		t.Errorf("JSON %s lacks the certified TCB with fmc", b)
 	}
 

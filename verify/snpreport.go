@@ -334,7 +334,7 @@ type tcbJSON struct {
 	SNP        uint8  `json:"snp"`
 	Microcode  uint8  `json:"microcode"`
 	// TCBVersion is a TCB_VERSION number ParseTCB read, not yet decoded.
-	TCBVersion string `json:"tcbVersion,omitempty"`
+	TCBVersion string `json:"tcb_version,omitempty"`
 }
 
 // MarshalJSON writes fmc only for a TCB with an FMC component.

@@ -31,7 +31,7 @@ type Verdict struct {
 	Result string `json:"result"`
 	// Checks answer each question separately, in a fixed order: reference
 	// values, measurement, hardware signature, TCB, policy.
-	Checks []Level `json:"checks"`
+	Checks []Level `json:"checks,omitempty"`
 	// Failures says why, one line per failed check.
 	Failures []string `json:"failures,omitempty"`
 	Platform string   `json:"platform"`
@@ -40,10 +40,10 @@ type Verdict struct {
 	Evidence NamedDigest `json:"evidence"`
 	// References identifies the reference values: the envelope's name and
 	// sha256, the firmware they are for, the keys that signed them.
-	References References  `json:"referenceValues"`
+	References References  `json:"reference_values"`
 	Comparison *Comparison `json:"comparison,omitempty"`
-	Hardware   Hardware    `json:"hardwareSignature"`
-	Policy     []Check     `json:"policy"`
+	Hardware   Hardware    `json:"hardware_signature"`
+	Policy     []Check     `json:"policy,omitempty"`
 }
 
 // NamedDigest names a file and its sha256.
@@ -52,12 +52,29 @@ type NamedDigest struct {
 	SHA256 string `json:"sha256"`
 }
 
-// References describes the verified reference values.
+// References describes the verified reference values. Its JSON form is
+// MarshalJSON's.
 type References struct {
 	NamedDigest
-	Firmware       provenance.Firmware `json:"firmware"`
-	KeyIDs         []string            `json:"keyIds"`
-	Configurations int                 `json:"configurations"`
+	Firmware       provenance.Firmware
+	KeyIDs         []string
+	Configurations int
+}
+
+// MarshalJSON writes r with snake_case keys: name, sha256, firmware
+// (name, digest, snp_ovmf_hash), key_ids, configurations.
+func (r References) MarshalJSON() ([]byte, error) {
+	type firmware struct {
+		Name        string            `json:"name"`
+		Digest      map[string]string `json:"digest,omitempty"`
+		SNPOVMFHash string            `json:"snp_ovmf_hash,omitempty"`
+	}
+	return json.Marshal(struct {
+		NamedDigest
+		Firmware       firmware `json:"firmware"`
+		KeyIDs         []string `json:"key_ids,omitempty"`
+		Configurations int      `json:"configurations"`
+	}{r.NamedDigest, firmware{r.Firmware.Name, r.Firmware.Digest, r.Firmware.SNPOVMFHash}, r.KeyIDs, r.Configurations})
 }
 
 // NewNamedDigest hashes b.

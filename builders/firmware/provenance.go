@@ -1,15 +1,14 @@
 package firmware
 
 import (
-	"encoding/hex"
 	"fmt"
 	"os"
 
 	"github.com/measure-cc/measure/builders/engine"
-	"github.com/measure-cc/measure/measure/snp"
-	"github.com/measure-cc/measure/measure/tdx"
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/provenance"
+	"github.com/measure-cc/measure/provenance/refvalues"
 )
 
 // BuildType is the SLSA buildType of a firmware build.
@@ -69,46 +68,47 @@ func measurements(f engine.File) ([]provenance.Artifact, error) {
 	}
 	var out []provenance.Artifact
 	if img.SEVMetadata() != nil {
-		d := snp.FirmwareDigest(img)
 		out = append(out, provenance.Artifact{
 			Name:   f.Name + ".snp-firmware-digest",
-			Digest: map[string]string{"sha384": d.String()},
+			Digest: refvalues.Digest(measure.SNPFirmwareDigest(img)),
 			Annotations: map[string]any{
 				"description":  "SEV-SNP launch digest after the firmware pages (sev-snp-measure's OVMF hash); seed for snp --snp-ovmf-hash",
 				"sevHashTable": img.SEVHashTable() != nil,
 			},
 		})
-		epycV4, err := snp.LookupCPUType("EPYC-v4")
+		epycV4, err := measure.LookupCPU("EPYC-v4")
 		if err != nil {
 			return nil, err
 		}
-		m := snp.NewMeasurer(img, nil, nil)
+		m := measure.NewMeasurer(img, nil, measure.Options{})
 		for _, n := range []int{1, 2, 4} {
-			cfg := snp.Config{VCPUs: n, VMM: snp.VMMQEMU, GuestFeatures: 1, VCPUSig: epycV4.Signature()}
-			ld, err := m.SNP(cfg)
+			r, err := m.Measure(measure.SNP{VMM: measure.VMMQEMU, VCPUs: n, CPU: epycV4, GuestFeatures: 1})
 			if err != nil {
 				break // no reset block or metadata: the firmware digest stands alone
 			}
 			out = append(out, provenance.Artifact{
 				Name:   fmt.Sprintf("%s.snp-measurement.qemu.epyc-v4.%dvcpu", f.Name, n),
-				Digest: map[string]string{"sha384": ld.String()},
+				Digest: refvalues.Digest(r.Values[0]),
 				Annotations: map[string]any{
 					"vmm": "qemu", "vcpus": n, "vcpuType": "EPYC-v4", "guestFeatures": "0x1",
 				},
 			})
 		}
 	}
-	if md, err := img.TDVFMetadata(); err == nil {
-		for _, order := range []tdx.PageAddOrder{tdx.SinglePass, tdx.TwoPass} {
-			d, err := tdx.MRTD(data, md, order, nil)
+	if _, err := img.TDVFMetadata(); err == nil {
+		m := measure.NewMeasurer(img, nil, measure.Options{})
+		for _, order := range []measure.PageAddOrder{measure.SinglePass, measure.TwoPass} {
+			l := measure.DefaultTDX()
+			l.PageAddOrder = order
+			r, err := m.Measure(l)
 			if err != nil {
 				return nil, fmt.Errorf("output %q: TDX MRTD: %w", f.Name, err)
 			}
 			out = append(out, provenance.Artifact{
 				Name:   fmt.Sprintf("%s.tdx-mrtd.%s", f.Name, order),
-				Digest: map[string]string{"sha384": hex.EncodeToString(d[:])},
+				Digest: refvalues.Digest(r.Values[0]),
 				Annotations: map[string]any{
-					"description":  "TDX MRTD of the firmware (TDVF metadata sections, TD HOB of zeros)",
+					"description":  "TDX MRTD of the firmware (TDVF metadata sections, the TD HOB QEMU writes for 128 MiB)",
 					"pageAddOrder": order.String(),
 				},
 			})

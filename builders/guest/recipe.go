@@ -25,8 +25,7 @@ import (
 
 	"github.com/measure-cc/measure/builders/catalog"
 	"github.com/measure-cc/measure/builders/initramfs"
-	"github.com/measure-cc/measure/measure/snp"
-	"github.com/measure-cc/measure/measure/tdx"
+	"github.com/measure-cc/measure/measure"
 )
 
 //go:embed recipes/*.yaml
@@ -81,12 +80,9 @@ type TDXConfig struct {
 	PageAddOrder string `json:"pageAddOrder,omitempty"`
 }
 
-// Launch is one SEV-SNP launch configuration.
-type Launch struct {
-	Config snp.Config
-	// VCPUType is the model name, empty for ec2 and gce.
-	VCPUType string
-}
+// Launch is one SEV-SNP launch configuration; its CPU has a model name for
+// qemu and none for ec2 and gce.
+type Launch = measure.SNP
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 
@@ -148,34 +144,32 @@ func (r *Recipe) Launches() ([]Launch, error) {
 	counts := append([]int(nil), c.VCPUs...)
 	sort.Ints(counts)
 	for i, n := range counts {
-		if n < 1 || n > snp.MaxVCPUs || (i > 0 && n == counts[i-1]) {
-			return nil, fmt.Errorf("snp vcpus %v: want distinct counts from 1 to %d", c.VCPUs, snp.MaxVCPUs)
+		if n < 1 || n > measure.MaxVCPUs || (i > 0 && n == counts[i-1]) {
+			return nil, fmt.Errorf("snp vcpus %v: want distinct counts from 1 to %d", c.VCPUs, measure.MaxVCPUs)
 		}
 	}
 	var out []Launch
 	for _, v := range c.VMMTypes {
-		vmm, err := snp.ParseVMMType(v)
+		vmm, err := measure.ParseVMM(v)
 		if err != nil {
 			return nil, fmt.Errorf("snp vmmTypes: %w", err)
 		}
 		types := []string{""}
-		if vmm == snp.VMMQEMU {
+		if vmm == measure.VMMQEMU {
 			if len(c.VCPUTypes) == 0 {
 				return nil, errors.New("snp vcpuTypes is empty, and qemu needs a vCPU model")
 			}
 			types = c.VCPUTypes
 		}
 		for _, t := range types {
-			var sig uint32
+			var cpu measure.CPU
 			if t != "" {
-				ct, err := snp.LookupCPUType(t)
-				if err != nil {
+				if cpu, err = measure.LookupCPU(t); err != nil {
 					return nil, fmt.Errorf("snp vcpuTypes: %w", err)
 				}
-				t, sig = ct.Name, ct.Signature()
 			}
 			for _, n := range counts {
-				out = append(out, Launch{Config: snp.Config{VCPUs: n, VMM: vmm, GuestFeatures: features, VCPUSig: sig}, VCPUType: t})
+				out = append(out, Launch{VMM: vmm, VCPUs: n, CPU: cpu, GuestFeatures: features})
 			}
 		}
 	}
@@ -183,11 +177,11 @@ func (r *Recipe) Launches() ([]Launch, error) {
 }
 
 // PageAddOrder returns the TDX page-add order; single-pass when unset.
-func (r *Recipe) PageAddOrder() (tdx.PageAddOrder, error) {
+func (r *Recipe) PageAddOrder() (measure.PageAddOrder, error) {
 	if r.TDX.PageAddOrder == "" {
-		return tdx.SinglePass, nil
+		return measure.SinglePass, nil
 	}
-	o, err := tdx.ParsePageAddOrder(r.TDX.PageAddOrder)
+	o, err := measure.ParsePageAddOrder(r.TDX.PageAddOrder)
 	if err != nil {
 		return 0, fmt.Errorf("tdx pageAddOrder: %w", err)
 	}
@@ -214,4 +208,13 @@ func LookupRecipe(name string) (*Recipe, error) {
 		return nil, err
 	}
 	return catalog.Lookup(rs, recipeName, name, "guest recipe", ErrUnknownRecipe)
+}
+
+// RecipeYAML returns the YAML text of the embedded guest recipe called name,
+// to start a recipe of one's own from.
+func RecipeYAML(name string) ([]byte, error) {
+	if _, err := LookupRecipe(name); err != nil {
+		return nil, err
+	}
+	return embedded.ReadFile("recipes/" + name + ".yaml")
 }

@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/measure-cc/measure/measure/snp"
-	"github.com/measure-cc/measure/measure/tdx"
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/provenance"
+	"github.com/measure-cc/measure/provenance/refvalues"
 )
 
 // Blob is a named file's content.
@@ -40,68 +40,42 @@ func SNPReferenceValues(b Boot, launches []Launch, tool provenance.Tool) (*prove
 	if err != nil {
 		return nil, fmt.Errorf("firmware %q: %w", b.Firmware.Name, err)
 	}
-	kh, err := snp.NewKernelHashes(bytes.NewReader(b.Kernel.Data), bytes.NewReader(b.Initrd.Data), b.Cmdline)
+	initrd, err := measure.HashBlob(bytes.NewReader(b.Initrd.Data))
 	if err != nil {
 		return nil, err
 	}
-	rv := &provenance.ReferenceValues{
-		Platform: "sev-snp",
-		Firmware: provenance.Firmware{Name: b.Firmware.Name, Digest: b.Firmware.Digests()},
-		Boot: &provenance.Boot{
-			Kernel:  provenance.File{Name: b.Kernel.Name, Digest: map[string]string{"sha256": hex.EncodeToString(kh.Kernel[:])}},
-			Initrd:  provenance.File{Name: b.Initrd.Name, Digest: map[string]string{"sha256": hex.EncodeToString(kh.Initrd[:])}},
-			Cmdline: provenance.Cmdline{Value: b.Cmdline, Digest: map[string]string{"sha256": hex.EncodeToString(kh.Cmdline[:])}},
-		},
-		Tool: tool,
+	boot := &measure.Boot{Kernel: b.Kernel.Data, Initrd: initrd, Cmdline: b.Cmdline}
+	ls := make([]measure.Launch, len(launches))
+	for i, l := range launches {
+		ls[i] = l
 	}
-	m := snp.NewMeasurer(img, kh, nil)
-	for _, l := range launches {
-		d, err := m.SNP(l.Config)
-		if err != nil {
-			return nil, fmt.Errorf("firmware %q: %w", b.Firmware.Name, err)
-		}
-		c := provenance.Configuration{
-			VMMType:       l.Config.VMM.String(),
-			VCPUs:         l.Config.VCPUs,
-			VCPUType:      l.VCPUType,
-			GuestFeatures: fmt.Sprintf("%#x", l.Config.GuestFeatures),
-		}
-		if l.VCPUType != "" {
-			c.VCPUSig = fmt.Sprintf("%#x", l.Config.VCPUSig)
-		}
-		rv.Values = append(rv.Values, provenance.ReferenceValue{
-			Configuration: c,
-			Measurements:  []provenance.Measurement{{Register: "MEASUREMENT", Digest: map[string]string{"sha384": d.String()}}},
-		})
+	results, err := measure.Compute(img, boot, ls, measure.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("firmware %q: %w", b.Firmware.Name, err)
 	}
-	return rv, rv.Validate()
+	fw := provenance.Firmware{Name: b.Firmware.Name, Digest: b.Firmware.Digests()}
+	return refvalues.New(fw, refvalues.Boot(b.Kernel.Name, b.Initrd.Name, b.Cmdline, boot.KernelHashes()), results, tool)
 }
 
-// TDXReferenceValues computes the TDX MRTD of the firmware, or returns nil
-// when it has no TDVF metadata. MRTD covers the firmware only; the kernel,
-// initrd and command line go to RTMRs, which it does not compute.
-func TDXReferenceValues(fw Blob, order tdx.PageAddOrder, tool provenance.Tool) (*provenance.ReferenceValues, error) {
+// TDXReferenceValues computes the TDX MRTD of the firmware launched by
+// measure tdx's default QEMU with the given page-add order, or returns nil
+// when the firmware has no TDVF metadata. MRTD covers the firmware only; the
+// kernel, initrd and command line go to RTMRs, which it does not compute.
+func TDXReferenceValues(fw Blob, order measure.PageAddOrder, tool provenance.Tool) (*provenance.ReferenceValues, error) {
 	img, err := ovmf.Parse(fw.Data)
 	if err != nil {
 		return nil, fmt.Errorf("firmware %q: %w", fw.Name, err)
 	}
-	md, err := img.TDVFMetadata()
-	if err != nil {
+	if _, err := img.TDVFMetadata(); err != nil {
 		return nil, nil // no TDVF metadata: not a TDX image
 	}
-	d, err := tdx.MRTD(fw.Data, md, order, nil)
+	l := measure.DefaultTDX()
+	l.PageAddOrder = order
+	results, err := measure.Compute(img, nil, []measure.Launch{l}, measure.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("firmware %q: TDX MRTD: %w", fw.Name, err)
 	}
-	rv := &provenance.ReferenceValues{
-		Platform: "tdx",
-		Firmware: provenance.Firmware{Name: fw.Name, Digest: fw.Digests()},
-		Values: []provenance.ReferenceValue{{
-			Measurements: []provenance.Measurement{{Register: "MRTD", Digest: map[string]string{"sha384": hex.EncodeToString(d[:])}}},
-		}},
-		Tool: tool,
-	}
-	return rv, rv.Validate()
+	return refvalues.New(provenance.Firmware{Name: fw.Name, Digest: fw.Digests()}, nil, results, tool)
 }
 
 // Statement returns the reference-values statement of rv whose subjects

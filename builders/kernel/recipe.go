@@ -239,6 +239,15 @@ func LookupRecipe(name string) (*Recipe, error) {
 	return catalog.Lookup(rs, recipeName, name, "kernel recipe", ErrUnknownRecipe)
 }
 
+// RecipeYAML returns the YAML text of the embedded kernel recipe called name,
+// to start a recipe of one's own from.
+func RecipeYAML(name string) ([]byte, error) {
+	if _, err := LookupRecipe(name); err != nil {
+		return nil, err
+	}
+	return embedded.ReadFile("recipes/" + name + ".yaml")
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	k := make([]string, 0, len(m))
 	for s := range m {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -95,8 +94,11 @@ func newBuildCmd() *cobra.Command {
 func newBuildCmdEnv(env *buildEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build firmware bit for bit from pinned sources in a pinned toolchain",
-		Args:  cobra.NoArgs,
+		Short: "Build firmware, a kernel, an initramfs or a whole guest bit for bit from pinned sources in a pinned toolchain",
+		Example: `  measure build ovmf --recipe amdsev --out out/
+  measure build kernel --check
+  measure build guest --out out/`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("build needs a subcommand: ovmf, kernel, initramfs, guest, shell")
 		},
@@ -132,7 +134,7 @@ and the command fails, naming the files that differ, unless every byte is
 the same.`,
 		Example: `  measure build ovmf
   measure build ovmf --recipe amdsev --out out/
-  measure build ovmf --recipe recipes/ovmf/amdsev.yaml --out out/
+  measure build ovmf --recipe my-amdsev.yaml --out out/
   measure build ovmf --check
   measure build ovmf --recipe debian-trixie --output json`,
 		Args: cobra.NoArgs,
@@ -182,15 +184,18 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	var results []*firmware.Result
 	if o.build.check {
 		cr, err := b.Check(ctx, r, o.build.outDir)
-		if cr != nil {
-			results = append(results, cr.A, cr.B)
-		}
 		if err != nil {
 			if cr != nil {
 				describeMismatches(cmd.ErrOrStderr(), cr)
+				if o.out.format == "json" && errors.Is(err, engine.ErrNotReproducible) {
+					if perr := writeJSON(cmd.OutOrStdout(), checkJSON([]buildReport{buildReportOf(cr.A.Recipe.Name, cr.A.Result), buildReportOf(cr.B.Recipe.Name, cr.B.Result)}, cr.Mismatches)); perr != nil {
+						return perr
+					}
+				}
 			}
 			return err
 		}
+		results = append(results, cr.A, cr.B)
 	} else {
 		res, err := b.Build(ctx, r, engine.Options{OutDir: o.build.outDir})
 		if err != nil {
@@ -203,14 +208,18 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 	}
-	return printBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
+	reps := make([]buildReport, len(results))
+	for i, res := range results {
+		reps[i] = buildReportOf(res.Recipe.Name, res.Result)
+	}
+	return printBuild(cmd.OutOrStdout(), o.out.format, "recipe", o.build.check, reps)
 }
 
 // writeProvenance writes a build's SLSA provenance, as an in-toto
 // statement naming this measure as the builder, next to its log.
 func writeProvenance(b *provenance.Build, log string) error {
 	c := *b
-	c.BuilderVersion = map[string]string{"measure": version}
+	c.BuilderVersion = map[string]string{"measure": toolVersion()}
 	st, err := provenance.EncodeSLSA(c)
 	if err != nil {
 		return fmt.Errorf("provenance: %w", err)
@@ -218,44 +227,75 @@ func writeProvenance(b *provenance.Build, log string) error {
 	return atomicfile.WriteBytes(filepath.Join(filepath.Dir(log), "provenance.json"), 0o644, append(st, '\n'))
 }
 
+// buildReport is one build in the JSON of build ovmf and build kernel.
 type buildReport struct {
-	Recipe    string        `json:"recipe"`
-	Toolchain string        `json:"toolchain"`
-	BuildTime string        `json:"buildTime"`
-	Log       string        `json:"log"`
-	Files     []engine.File `json:"files"`
+	Recipe       string        `json:"recipe"`
+	Toolchain    string        `json:"toolchain"`
+	BuildSeconds float64       `json:"build_seconds"`
+	Log          string        `json:"log"`
+	Files        []engine.File `json:"files,omitempty"`
 }
 
-func printBuild(w io.Writer, format string, check bool, results []*firmware.Result) error {
-	reps := make([]buildReport, len(results))
-	for i, res := range results {
-		reps[i] = buildReport{
-			Recipe: res.Recipe.Name, Toolchain: res.Toolchain.Digest,
-			BuildTime: res.BuildTime.Round(time.Second).String(), Log: res.Log, Files: res.Files,
-		}
+func buildReportOf(recipe string, res *engine.Result) buildReport {
+	return buildReport{Recipe: recipe, Toolchain: res.Toolchain.Digest, BuildSeconds: res.BuildTime.Round(time.Second).Seconds(), Log: res.Log, Files: res.Files}
+}
+
+// buildsJSON is the JSON of the build commands: the build, or with --check
+// both builds and whether they are the same bytes, printed whether they
+// are or not (docs/output.md).
+type buildsJSON[T any] struct {
+	// Reproducible is set with --check.
+	Reproducible *bool          `json:"reproducible,omitempty"`
+	Builds       []T            `json:"builds"`
+	Mismatches   []mismatchJSON `json:"mismatches,omitempty"`
+}
+
+// mismatchJSON is an output that differs between --check's two builds.
+type mismatchJSON struct {
+	Name   string      `json:"name"`
+	Reason string      `json:"reason"`
+	A      engine.File `json:"a"`
+	B      engine.File `json:"b"`
+}
+
+// buildsOf is the JSON of builds: with check, both builds of --check,
+// reproducible when ms is empty.
+func buildsOf[T any](check bool, builds []T, ms []engine.Mismatch) buildsJSON[T] {
+	v := buildsJSON[T]{Builds: builds}
+	if check {
+		ok := len(ms) == 0
+		v.Reproducible = &ok
 	}
+	for _, m := range ms {
+		v.Mismatches = append(v.Mismatches, mismatchJSON{Name: m.Name, Reason: m.Reason, A: m.A, B: m.B})
+	}
+	return v
+}
+
+// checkJSON is the JSON of a --check whose builds differ.
+func checkJSON[T any](builds []T, ms []engine.Mismatch) buildsJSON[T] {
+	return buildsOf(true, builds, ms)
+}
+
+// printBuild prints build ovmf's or build kernel's builds: JSON, or the
+// last build as text, "what" naming the recipe's kind.
+func printBuild(w io.Writer, format, what string, check bool, reps []buildReport) error {
 	if format == "json" {
-		var v any = reps[0]
-		if check {
-			v = map[string]any{"reproducible": true, "builds": reps}
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, buildsOf(check, reps, nil))
 	}
 	rep := reps[len(reps)-1]
 	if check {
-		fmt.Fprintf(w, "recipe %s: reproducible (builds of %s and %s)\n", rep.Recipe, reps[0].BuildTime, rep.BuildTime)
+		fmt.Fprintf(w, "%s %s: reproducible (builds of %s and %s)\n", what, rep.Recipe, seconds(reps[0].BuildSeconds), seconds(rep.BuildSeconds))
 	}
-	fmt.Fprintf(w, "toolchain %s\nbuild time %s, log %s\n", rep.Toolchain, rep.BuildTime, rep.Log)
+	fmt.Fprintf(w, "toolchain %s\nbuild time %s, log %s\n", rep.Toolchain, seconds(rep.BuildSeconds), rep.Log)
 	for _, f := range rep.Files {
 		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
 	}
 	return nil
 }
+
+// seconds formats a duration in seconds as time.Duration does.
+func seconds(s float64) string { return (time.Duration(s) * time.Second).String() }
 
 // describeMismatches names, per differing file, the firmware modules that
 // differ.

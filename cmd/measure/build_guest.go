@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/firmware"
 	"github.com/measure-cc/measure/builders/guest"
 	"github.com/measure-cc/measure/builders/initramfs"
@@ -122,7 +122,7 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		Firmware:  firmware.NewBuilder(e, o.build.jobs),
 		Kernel:    kernel.NewBuilder(e, o.build.jobs),
 		Initramfs: &initramfs.Builder{Runner: env.runner, CacheEnv: goCacheEnv(), Progress: progress},
-		Tool:      provenance.Tool{Name: "measure", Version: version, URI: toolURI},
+		Tool:      provenance.Tool{Name: "measure", Version: toolVersion(), URI: toolURI},
 		Progress:  progress,
 	}
 	ctx := cmd.Context()
@@ -132,15 +132,18 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	var results []*guest.Result
 	if o.build.check {
 		cr, err := b.Check(ctx, r, o.build.outDir)
-		if cr != nil {
-			results = append(results, cr.A, cr.B)
-		}
 		if err != nil {
 			if cr != nil {
 				printMismatches(cmd.ErrOrStderr(), cr.Mismatches)
+				if o.out.format == "json" && errors.Is(err, engine.ErrNotReproducible) {
+					if perr := writeJSON(cmd.OutOrStdout(), checkJSON([]guestReport{guestReportOf(cr.A), guestReportOf(cr.B)}, cr.Mismatches)); perr != nil {
+						return perr
+					}
+				}
 			}
 			return err
 		}
+		results = append(results, cr.A, cr.B)
 	} else {
 		res, err := b.Build(ctx, r, guest.Options{OutDir: o.build.outDir})
 		if err != nil {
@@ -153,10 +156,10 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 
 // guestReport is one build in --output json.
 type guestReport struct {
-	Artifacts  []guest.Artifact `json:"artifacts"`
-	Statements []guest.Artifact `json:"statements"`
-	Stages     []stageReport    `json:"stages"`
-	SNP        []valueReport    `json:"snp"`
+	Artifacts  []guest.Artifact `json:"artifacts,omitempty"`
+	Statements []guest.Artifact `json:"statements,omitempty"`
+	Stages     []stageReport    `json:"stages,omitempty"`
+	SNP        []valueReport    `json:"snp,omitempty"`
 	TDX        []valueReport    `json:"tdx,omitempty"`
 }
 
@@ -165,10 +168,16 @@ type stageReport struct {
 	Seconds float64 `json:"seconds"`
 }
 
+// valueReport is one reference value: its configuration (snake_case,
+// unlike the signed predicate's camelCase) and register.
 type valueReport struct {
-	provenance.Configuration
-	Register string `json:"register"`
-	Digest   string `json:"digest"`
+	VMMType       string `json:"vmm_type,omitempty"`
+	VCPUs         int    `json:"vcpus,omitempty"`
+	VCPUType      string `json:"vcpu_type,omitempty"`
+	VCPUSig       string `json:"vcpu_sig,omitempty"`
+	GuestFeatures string `json:"guest_features,omitempty"`
+	Register      string `json:"register"`
+	Digest        string `json:"digest"`
 }
 
 func values(rv *provenance.ReferenceValues) []valueReport {
@@ -177,33 +186,30 @@ func values(rv *provenance.ReferenceValues) []valueReport {
 	}
 	var out []valueReport
 	for _, v := range rv.Values {
+		c := v.Configuration
 		for _, m := range v.Measurements {
-			out = append(out, valueReport{Configuration: v.Configuration, Register: m.Register, Digest: m.Digest["sha384"]})
+			out = append(out, valueReport{VMMType: c.VMMType, VCPUs: c.VCPUs, VCPUType: c.VCPUType, VCPUSig: c.VCPUSig, GuestFeatures: c.GuestFeatures,
+				Register: m.Register, Digest: m.Digest["sha384"]})
 		}
 	}
 	return out
 }
 
-func printGuest(w io.Writer, format, name string, check bool, results []*guest.Result) error {
-	reps := make([]guestReport, len(results))
-	for i, res := range results {
-		rep := guestReport{Artifacts: res.Artifacts, Statements: res.Statements, SNP: values(res.SNP), TDX: values(res.TDX)}
-		for _, s := range res.Stages {
-			rep.Stages = append(rep.Stages, stageReport{Name: s.Name, Seconds: s.Duration.Round(time.Second).Seconds()})
-		}
-		reps[i] = rep
+func guestReportOf(res *guest.Result) guestReport {
+	rep := guestReport{Artifacts: res.Artifacts, Statements: res.Statements, SNP: values(res.SNP), TDX: values(res.TDX)}
+	for _, s := range res.Stages {
+		rep.Stages = append(rep.Stages, stageReport{Name: s.Name, Seconds: s.Duration.Round(time.Second).Seconds()})
 	}
+	return rep
+}
+
+func printGuest(w io.Writer, format, name string, check bool, results []*guest.Result) error {
 	if format == "json" {
-		var v any = reps[0]
-		if check {
-			v = map[string]any{"reproducible": true, "builds": reps}
+		reps := make([]guestReport, len(results))
+		for i, res := range results {
+			reps[i] = guestReportOf(res)
 		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, buildsOf(check, reps, nil))
 	}
 	last := results[len(results)-1]
 	if check {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,12 +118,12 @@ func TestBuildGuestErrors(t *testing.T) {
 		{"unknown recipe", []string{"build", "guest", "--recipe", "nope"}, 2, `guest recipe "nope": no embedded guest recipe`},
 		{"bad output", []string{"build", "guest", "--output", "xml"}, 2, `--output "xml" is unknown`},
 		{"negative jobs", []string{"build", "guest", "--jobs", "-1"}, 2, "--jobs -1"},
-		{"missing recipe file", []string{"build", "guest", "--recipe", "/nonexistent/g.yaml"}, 1, "no such file"},
+		{"missing recipe file", []string{"build", "guest", "--recipe", "/nonexistent/g.yaml"}, exitUnreadable, "no such file"},
 		{"kernel unknown recipe", []string{"build", "kernel", "--recipe", "nope"}, 2, `kernel recipe "nope": no embedded kernel recipe`},
 		{"kernel negative jobs", []string{"build", "kernel", "--jobs", "-2"}, 2, "--jobs -2"},
 		{"initramfs bad file", []string{"build", "initramfs", "--file", "onlyone"}, 2, `--file "onlyone": want HOST_PATH:ARCHIVE_PATH`},
 		{"initramfs bad mode", []string{"build", "initramfs", "--file", "a:b:999"}, 2, `mode "999"`},
-		{"initramfs no init", []string{"build", "initramfs", "--init", "/nonexistent/init"}, 1, `initramfs init "/nonexistent/init"`},
+		{"initramfs no init", []string{"build", "initramfs", "--init", "/nonexistent/init"}, exitUnreadable, `initramfs init "/nonexistent/init"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,8 +148,10 @@ func TestInitramfsFileFlags(t *testing.T) {
 }
 
 // kernelWorld plays debootstrap, dpkg-query, tar and the sandboxed kernel
-// build, which "produces" image.
-func kernelWorld(image []byte) *runtest.Fake {
+// build, which "produces" image, or images in turn (the last one again
+// after that).
+func kernelWorld(image []byte, more ...[]byte) *runtest.Fake {
+	images := append([][]byte{image}, more...)
 	return &runtest.Fake{Hook: func(c *buildrun.Cmd) error {
 		if ok, err := fakeToolchain(c, "ii \tgcc-14\t14.2.0-19\tamd64\nii \tmake\t4.4.1-2\tamd64\n"); ok {
 			return err
@@ -155,6 +159,10 @@ func kernelWorld(image []byte) *runtest.Fake {
 		if isStep(c, "bzImage") {
 			if err := enginetest.Write(c.Args, "/build/linux/.config", []byte("CONFIG_SMP=y\n")); err != nil {
 				return err
+			}
+			image := images[0]
+			if len(images) > 1 {
+				images = images[1:]
 			}
 			return enginetest.Write(c.Args, "/build/linux/arch/x86/boot/bzImage", image)
 		}
@@ -237,6 +245,58 @@ func TestBuildKernelFakeRunner(t *testing.T) {
 			}
 			if _, err := provenance.MatchSubject(st, map[string]string{"sha256": hex.EncodeToString(imgSum[:])}); err != nil {
 				t.Errorf("provenance subject: %v", err)
+			}
+		})
+	}
+}
+
+// TestBuildKernelCheckJSON: build kernel --check --output json prints the
+// builds and whether they are the same bytes, whether they are or not; two
+// builds that differ are exit 1, the negative answer.
+func TestBuildKernelCheckJSON(t *testing.T) {
+	dir, src, recipe := testKernelRecipe(t)
+	image := bytes.Repeat([]byte("MZ"), 512)
+	other := bytes.Repeat([]byte("ZM"), 512)
+	for _, tc := range []struct {
+		name         string
+		images       [][]byte
+		wantCode     int
+		reproducible bool
+		mismatches   []string
+	}{
+		{"same", [][]byte{image}, exitOK, true, nil},
+		{"differ", [][]byte{image, other}, exitNegative, false, []string{"bzImage"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := &buildEnv{runner: kernelWorld(tc.images[0], tc.images[1:]...), fetch: fakeHTTP{"http://example.org/linux.tar.xz": src}}
+			var stdout, stderr bytes.Buffer
+			cmd := newBuildCmdEnv(env)
+			cmd.SetArgs([]string{"kernel", "--recipe", recipe, "--out", filepath.Join(dir, "out-"+tc.name), "--cache", filepath.Join(dir, "cache"), "--check", "--output", "json"})
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			cmd.SetOut(&stdout)
+			cmd.SetErr(&stderr)
+			err := cmd.Execute()
+			if code := exitCode(err, io.Discard); code != tc.wantCode {
+				t.Fatalf("exit %d (%v), want %d\n%s", code, err, tc.wantCode, stderr.String())
+			}
+			checkOutputLanguage(t, stdout.Bytes())
+			var v struct {
+				Reproducible *bool
+				Builds       []struct {
+					Recipe string
+					Files  []struct{ Name, SHA256 string }
+				}
+				Mismatches []struct{ Name string }
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+				t.Fatalf("%v\n%s", err, stdout.String())
+			}
+			var names []string
+			for _, m := range v.Mismatches {
+				names = append(names, m.Name)
+			}
+			if v.Reproducible == nil || *v.Reproducible != tc.reproducible || len(v.Builds) != 2 || v.Builds[0].Recipe != "test-kernel" || !slices.Equal(names, tc.mismatches) {
+				t.Errorf("JSON %+v, want reproducible %v, 2 builds of test-kernel, mismatches %v\n%s", v, tc.reproducible, tc.mismatches, stdout.String())
 			}
 		})
 	}

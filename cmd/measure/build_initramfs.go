@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/builders/initramfs"
 )
 
@@ -119,6 +119,7 @@ func (o *buildInitramfsOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	if err != nil {
 		return err
 	}
+	results := []*initramfs.Result{res}
 	if o.check {
 		other := filepath.Join(filepath.Dir(o.path), "check-b-"+filepath.Base(o.path))
 		b.WorkDir = "" // a fresh work directory
@@ -126,32 +127,50 @@ func (o *buildInitramfsOptions) run(cmd *cobra.Command, env *buildEnv) error {
 		if err != nil {
 			return fmt.Errorf("check build b: %w", err)
 		}
+		results = append(results, res2)
 		if res2.Archive.SHA256 != res.Archive.SHA256 {
-			return fmt.Errorf("initramfs %q: two builds differ: sha256 %s and %s (%s)", o.path, res.Archive.SHA256, res2.Archive.SHA256, other)
+			err := fmt.Errorf("initramfs %q: %w: sha256 %s and %s (%s)", o.path, engine.ErrNotReproducible, res.Archive.SHA256, res2.Archive.SHA256, other)
+			if o.out.format == "json" {
+				ms := []engine.Mismatch{{Name: filepath.Base(o.path), Reason: "contents differ",
+					A: engine.File{Name: filepath.Base(o.path), Path: res.Archive.Path, SHA256: res.Archive.SHA256, Size: res.Archive.Size},
+					B: engine.File{Name: filepath.Base(o.path), Path: res2.Archive.Path, SHA256: res2.Archive.SHA256, Size: res2.Archive.Size}}}
+				if perr := writeJSON(cmd.OutOrStdout(), checkJSON(initramfsReports(results), ms)); perr != nil {
+					return perr
+				}
+			}
+			return err
 		}
 		if err := os.Remove(other); err != nil {
 			return err
 		}
+		res2.Archive.Path = "" // removed: the same bytes as res's
 	}
-	return printInitramfs(cmd.OutOrStdout(), o.out.format, o.check, res)
+	return printInitramfs(cmd.OutOrStdout(), o.out.format, o.check, results)
 }
 
-func printInitramfs(w io.Writer, format string, check bool, res *initramfs.Result) error {
-	if format == "json" {
-		v := struct {
-			*initramfs.Result
-			Reproducible *bool `json:"reproducible,omitempty"`
-		}{Result: res}
-		if check {
-			v.Reproducible = &check
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+// initramfsReport is one build in --output json.
+type initramfsReport struct {
+	Archive    initramfs.Artifact   `json:"archive"`
+	Init       initramfs.Artifact   `json:"init"`
+	GoVersion  string               `json:"go_version"`
+	GoSettings map[string]string    `json:"go_settings,omitempty"`
+	Inputs     []initramfs.Artifact `json:"inputs,omitempty"`
+	Entries    []string             `json:"entries,omitempty"`
+}
+
+func initramfsReports(results []*initramfs.Result) []initramfsReport {
+	out := make([]initramfsReport, len(results))
+	for i, r := range results {
+		out[i] = initramfsReport{Archive: r.Archive, Init: r.Init, GoVersion: r.GoVersion, GoSettings: r.GoSettings, Inputs: r.Inputs, Entries: r.Entries}
 	}
+	return out
+}
+
+func printInitramfs(w io.Writer, format string, check bool, results []*initramfs.Result) error {
+	if format == "json" {
+		return writeJSON(w, buildsOf(check, initramfsReports(results), nil))
+	}
+	res := results[0]
 	if check {
 		fmt.Fprintf(w, "initramfs: reproducible (two builds)\n")
 	}

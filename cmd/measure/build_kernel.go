@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -169,15 +167,18 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	var results []*kernel.Result
 	if o.build.check {
 		cr, err := b.Check(ctx, r, o.build.outDir)
-		if cr != nil {
-			results = append(results, cr.A, cr.B)
-		}
 		if err != nil {
 			if cr != nil {
 				printMismatches(cmd.ErrOrStderr(), cr.Mismatches)
+				if o.out.format == "json" && errors.Is(err, engine.ErrNotReproducible) {
+					if perr := writeJSON(cmd.OutOrStdout(), checkJSON([]buildReport{buildReportOf(cr.A.Recipe.Name, cr.A.Result), buildReportOf(cr.B.Recipe.Name, cr.B.Result)}, cr.Mismatches)); perr != nil {
+						return perr
+					}
+				}
 			}
 			return err
 		}
+		results = append(results, cr.A, cr.B)
 	} else {
 		res, err := b.Build(ctx, r, engine.Options{OutDir: o.build.outDir})
 		if err != nil {
@@ -190,44 +191,17 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 	}
-	return printKernelBuild(cmd.OutOrStdout(), o.out.format, o.build.check, results)
+	reps := make([]buildReport, len(results))
+	for i, res := range results {
+		reps[i] = buildReportOf(res.Recipe.Name, res.Result)
+	}
+	return printBuild(cmd.OutOrStdout(), o.out.format, "kernel recipe", o.build.check, reps)
 }
 
 func printMismatches(w io.Writer, ms []engine.Mismatch) {
 	for _, m := range ms {
 		fmt.Fprintf(w, "%s differs: %s\n  a: %s %s\n  b: %s %s\n", m.Name, m.Reason, m.A.SHA256, m.A.Path, m.B.SHA256, m.B.Path)
 	}
-}
-
-func printKernelBuild(w io.Writer, format string, check bool, results []*kernel.Result) error {
-	reps := make([]buildReport, len(results))
-	for i, res := range results {
-		reps[i] = buildReport{
-			Recipe: res.Recipe.Name, Toolchain: res.Toolchain.Digest,
-			BuildTime: res.BuildTime.Round(time.Second).String(), Log: res.Log, Files: res.Files,
-		}
-	}
-	if format == "json" {
-		var v any = reps[0]
-		if check {
-			v = map[string]any{"reproducible": true, "builds": reps}
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	rep := reps[len(reps)-1]
-	if check {
-		fmt.Fprintf(w, "kernel recipe %s: reproducible (builds of %s and %s)\n", rep.Recipe, reps[0].BuildTime, rep.BuildTime)
-	}
-	fmt.Fprintf(w, "toolchain %s\n", rep.Toolchain)
-	for _, f := range rep.Files {
-		fmt.Fprintf(w, "%s  %s\n", f.SHA256, f.Path)
-	}
-	return nil
 }
 
 // lazyLog is a log file created on the first write (mmdebstrap's output,

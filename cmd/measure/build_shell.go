@@ -52,6 +52,9 @@ func (o *buildShellOptions) job() (*engine.Job, error) {
 	if ferr == nil {
 		return fr.Job(o.build.jobs), nil
 	}
+	if isUnreadable(ferr) {
+		return nil, ferr // a file that cannot be read is no recipe of either kind
+	}
 	ko := kernelRecipeOptions{recipe: o.recipe}
 	kr, kerr := ko.load()
 	if kerr == nil {

@@ -166,9 +166,18 @@ outputs: [{from: Build/AmdSev/RELEASE_GCC5/FV/OVMF.fd, name: OVMF.fd}]
 	env.runner = fake2
 	cmd = newBuildCmdEnv(env)
 	cmd.SetArgs([]string{"ovmf", "--recipe", recipe, "--out", out, "--cache", filepath.Join(dir, "cache"), "--output", "json"})
+	stdout.Reset()
 	cmd.SetOut(&stdout)
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
+	}
+	checkOutputLanguage(t, stdout.Bytes())
+	var built struct {
+		Reproducible *bool
+		Builds       []struct{ Recipe string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &built); err != nil || built.Reproducible != nil || len(built.Builds) != 1 || built.Builds[0].Recipe != "test-amdsev" {
+		t.Errorf("build ovmf --output json = %+v, %v; want one build of test-amdsev, no reproducible\n%s", built, err, stdout.String())
 	}
 	if calls := fake2.Calls(); len(calls) != 2 || calls[0].Args[0] != "bwrap" || calls[1].Args[0] != "bwrap" {
 		t.Errorf("second build ran %v, want the two sandboxed steps alone", calls)
@@ -185,7 +194,7 @@ func TestBuildOVMFErrors(t *testing.T) {
 		{"unknown recipe", []string{"build", "ovmf", "--recipe", "nope"}, 2, `recipe "nope": no embedded recipe of that name`},
 		{"bad output", []string{"build", "ovmf", "--output", "xml"}, 2, `--output "xml" is unknown`},
 		{"negative jobs", []string{"build", "ovmf", "--jobs", "-1"}, 2, "--jobs -1"},
-		{"missing recipe file", []string{"build", "ovmf", "--recipe", "/nonexistent/r.yaml"}, 1, "no such file"},
+		{"missing recipe file", []string{"build", "ovmf", "--recipe", "/nonexistent/r.yaml"}, exitUnreadable, "no such file"},
 		{"no subcommand", []string{"build"}, 2, "build needs a subcommand"},
 	}
 	for _, tc := range tests {
@@ -205,9 +214,21 @@ func TestRecipesList(t *testing.T) {
 	}
 	checkGolden(t, "recipes-list.txt", []byte(stdout))
 	stdout, _, code = runCLI("recipes", "list", "--output", "json")
-	var rs []map[string]any
-	if code != 0 || json.Unmarshal([]byte(stdout), &rs) != nil || len(rs) != 4 {
-		t.Errorf("recipes list --output json = exit %d, %d recipes, want 0 and 4:\n%s", code, len(rs), stdout)
+	checkGolden(t, "recipes-list.json", []byte(stdout))
+	var rs []struct{ Name, Kind string }
+	if code != 0 || json.Unmarshal([]byte(stdout), &rs) != nil || len(rs) != 6 {
+		t.Errorf("recipes list --output json = exit %d, %d recipes, want 0 and 6:\n%s", code, len(rs), stdout)
+	}
+	// Every recipe listed is one show prints and its build command takes.
+	for _, r := range rs {
+		out, stderr, code := runCLI("recipes", "show", r.Name, "--kind", r.Kind)
+		if code != 0 || !strings.Contains(out, "name: "+r.Name) {
+			t.Errorf("recipes show %s --kind %s = exit %d, %s\n%s", r.Name, r.Kind, code, stderr, out)
+		}
+	}
+	stdout, _, code = runCLI("recipes", "list", "--kind", "kernel", "--output", "json")
+	if code != 0 || json.Unmarshal([]byte(stdout), &rs) != nil || len(rs) != 1 || rs[0].Name != "cvm-minimal" {
+		t.Errorf("recipes list --kind kernel = exit %d, %v, want cvm-minimal alone", code, rs)
 	}
 }
 
@@ -227,8 +248,10 @@ func TestDiffCmd(t *testing.T) {
 	}{
 		{"identical", []string{"diff", pa, pa}, 0, "are identical"},
 		{"one byte", []string{"diff", pa, pb}, 1, "1 bytes differ in 1 ranges"},
-		{"json", []string{"diff", pa, pb, "--output", "json"}, 1, `"diffBytes": 1`},
-		{"missing", []string{"diff", pa, filepath.Join(dir, "none")}, 1, ""},
+		{"json", []string{"diff", pa, pb, "--output", "json"}, exitNegative, `"diff_bytes": 1`},
+		{"json identical", []string{"diff", pa, pa, "--output", "json"}, exitOK, `"identical": true`},
+		{"json range", []string{"diff", pa, pb, "--output", "json"}, exitNegative, fmt.Sprintf(`"offset": "%#x",`, len(b)/2)},
+		{"missing", []string{"diff", pa, filepath.Join(dir, "none")}, exitUnreadable, ""},
 		{"one arg", []string{"diff", pa}, 2, ""},
 	}
 	for _, tc := range tests {
@@ -246,7 +269,17 @@ func TestRecipesShow(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "name: debian-trixie") || !strings.Contains(stdout, "sha256: b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b049") {
 		t.Errorf("recipes show debian-trixie = exit %d:\n%s", code, stdout)
 	}
-	if _, stderr, code := runCLI("recipes", "show", "nope"); code != 2 || !strings.Contains(stderr, `recipe "nope"`) {
-		t.Errorf("recipes show nope = exit %d, %q; want 2", code, stderr)
+	for _, tc := range []struct{ name, want string }{
+		{"cvm-minimal", "name: cvm-minimal"},
+		{"minimal", "name: minimal"},
+	} {
+		if stdout, stderr, code := runCLI("recipes", "show", tc.name); code != 0 || !strings.Contains(stdout, tc.want) {
+			t.Errorf("recipes show %s = exit %d, %q:\n%s", tc.name, code, stderr, stdout)
+		}
+	}
+	for _, args := range [][]string{{"recipes", "show", "nope"}, {"recipes", "show", "minimal", "--kind", "kernel"}, {"recipes", "show", "minimal", "--kind", "os"}} {
+		if _, stderr, code := runCLI(args...); code != exitUsage || !strings.Contains(stderr, "measure: ") {
+			t.Errorf("measure %v = exit %d, %q; want %d", args, code, stderr, exitUsage)
+		}
 	}
 }

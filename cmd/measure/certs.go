@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/textproto"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,24 +116,6 @@ func (o *certsOptions) time() (time.Time, error) {
 	return t, nil
 }
 
-// certFile names a certificate file in --certs: the first existing of the
-// stems with any of the extensions.
-var certExts = []string{".der", ".pem", ".crt", ".cer", ".cert"}
-
-func readCert(dir string, stems ...string) ([]byte, string, error) {
-	for _, stem := range stems {
-		for _, ext := range certExts {
-			p := filepath.Join(dir, stem+ext)
-			b, err := readFileLimit(p, maxKeySize)
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			return b, p, err
-		}
-	}
-	return nil, "", nil
-}
-
 // hardware verifies the evidence's hardware signature from the files in
 // --certs and, with --fetch or --cache, what the KDS or PCS serves; with
 // none of them it returns an unchecked result. A TDX TCB status the policy
@@ -152,6 +132,7 @@ func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify
 	if o.dir == "" && f == nil {
 		return verify.Hardware{}, nil
 	}
+	var dir verify.CertsDir
 	if o.dir != "" {
 		st, err := os.Stat(o.dir)
 		if err != nil {
@@ -160,6 +141,7 @@ func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify
 		if !st.IsDir() {
 			return verify.Hardware{}, usagef("--certs %q is not a directory", o.dir)
 		}
+		dir = verify.CertsDir{FS: os.DirFS(o.dir), Name: o.dir}
 	}
 	now, err := o.time()
 	if err != nil {
@@ -168,7 +150,7 @@ func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify
 	var hw *verify.Hardware
 	switch e := ev.(type) {
 	case *verify.SNPReport:
-		c, err := o.snpCerts(ctx, f, e)
+		c, err := o.snpCerts(ctx, f, dir, e)
 		if err != nil {
 			return verify.Hardware{}, err
 		}
@@ -176,24 +158,17 @@ func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify
 			return verify.Hardware{}, err
 		}
 	case *verify.TDXQuote:
-		root, _, err := o.read("root", "Intel_SGX_Provisioning_Certification_RootCA")
-		if err != nil {
-			return verify.Hardware{}, err
-		}
-		var pck verify.TDXPCKChain
-		for _, x := range []struct {
-			out   *[]byte
-			stems []string
-		}{{&pck.PCK, []string{"pck_cert", "pckCert"}}, {&pck.Intermediate, []string{"pck_sign_chain", "pckSignChain"}}} {
-			if *x.out, _, err = o.read(x.stems...); err != nil {
+		var files verify.TDXFiles
+		if dir.FS != nil {
+			if files, err = dir.TDX(); err != nil {
 				return verify.Hardware{}, err
 			}
 		}
-		col, err := o.tdxCollateral(ctx, f, e, pck)
+		col, err := o.tdxCollateral(ctx, f, e, files)
 		if err != nil {
 			return verify.Hardware{}, err
 		}
-		if hw, err = verify.VerifyTDXSignatureWith(e, verify.TDXVerifyOptions{Root: root, Now: now, PCK: pck, Collateral: col}); err != nil {
+		if hw, err = verify.VerifyTDXSignatureWith(e, verify.TDXVerifyOptions{Root: files.Root, Now: now, PCK: files.PCK, Collateral: col}); err != nil {
 			return verify.Hardware{}, err
 		}
 		accept, _ := verify.ParseTCBStatuses(o.tcbStatus)
@@ -206,42 +181,14 @@ func (o *certsOptions) hardware(ctx context.Context, ev verify.Evidence) (verify
 	return *hw, nil
 }
 
-// read reads the first of the stems (with any certificate extension) in
-// --certs; nothing without --certs.
-func (o *certsOptions) read(stems ...string) ([]byte, string, error) {
-	if o.dir == "" {
-		return nil, "", nil
-	}
-	return readCert(o.dir, stems...)
-}
-
 // snpCerts gathers the certificates and CRL for r: files in --certs first,
 // then what the report's certificate table carries, then the KDS.
-func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *verify.SNPReport) (verify.SNPCerts, error) {
+func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, dir verify.CertsDir, r *verify.SNPReport) (verify.SNPCerts, error) {
 	var c verify.SNPCerts
-	for _, x := range []struct {
-		out   *[]byte
-		stems []string
-	}{{&c.VCEK, []string{"vcek"}}, {&c.VLEK, []string{"vlek"}}, {&c.ASK, []string{"ask", "asvk"}}, {&c.ARK, []string{"ark"}}, {&c.CRL, []string{"crl"}}} {
-		b, path, err := o.read(x.stems...)
-		if err != nil {
+	if dir.FS != nil {
+		var err error
+		if c, err = dir.SNPCerts(); err != nil {
 			return c, err
-		}
-		if b != nil {
-			*x.out = b
-			c.Sources = append(c.Sources, path)
-		}
-	}
-	if c.ASK == nil && c.ARK == nil {
-		chain, path, err := o.read("cert_chain", "ask_ark")
-		if err != nil {
-			return c, err
-		}
-		if chain != nil {
-			if c.ASK, c.ARK, err = splitChain(chain); err != nil {
-				return c, fmt.Errorf("%w: %q: %v", verify.ErrHardwareSignature, path, err)
-			}
-			c.Sources = append(c.Sources, path)
 		}
 	}
 	if r.Extended() {
@@ -296,8 +243,8 @@ func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *v
 		if err != nil {
 			return c, err
 		}
-		if c.ASK, c.ARK, err = splitChain(chain); err != nil {
-			return c, fmt.Errorf("%w: %s: %v", verify.ErrHardwareSignature, collateral.Join(o.kdsURL, kds.CertChain), err)
+		if c.ASK, c.ARK, err = verify.SplitSNPCertChain(chain); err != nil {
+			return c, fmt.Errorf("%s: %w", collateral.Join(o.kdsURL, kds.CertChain), err)
 		}
 	}
 	if c.CRL == nil {
@@ -308,48 +255,15 @@ func (o *certsOptions) snpCerts(ctx context.Context, f *collateral.Fetcher, r *v
 	return c, nil
 }
 
-// tdxFiles are the collateral files read from --certs, by stem.
-var tdxFiles = []struct {
-	stems []string
-	field func(*verify.TDXCollateral) *[]byte
-}{
-	{[]string{"tcb_info"}, func(c *verify.TDXCollateral) *[]byte { return &c.TCBInfo }},
-	{[]string{"tcb_info_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.TCBInfoIssuerChain }},
-	{[]string{"qe_identity"}, func(c *verify.TDXCollateral) *[]byte { return &c.QEIdentity }},
-	{[]string{"qe_identity_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.QEIdentityIssuerChain }},
-	{[]string{"pck_crl"}, func(c *verify.TDXCollateral) *[]byte { return &c.PCKCRL }},
-	{[]string{"pck_crl_issuer_chain"}, func(c *verify.TDXCollateral) *[]byte { return &c.PCKCRLIssuerChain }},
-	{[]string{"root_crl"}, func(c *verify.TDXCollateral) *[]byte { return &c.RootCRL }},
-}
-
-// maxCollateralFile bounds a collateral file or response.
-const maxCollateralFile = 4 << 20
-
-// tdxCollateral gathers Intel's collateral for q: files in --certs, then
-// with a fetcher the PCS (or its cache) for what is missing. It returns
-// nil when there is none.
-func (o *certsOptions) tdxCollateral(ctx context.Context, f *collateral.Fetcher, q *verify.TDXQuote, pck verify.TDXPCKChain) (*verify.TDXCollateral, error) {
+// tdxCollateral gathers Intel's collateral for q: the files in --certs,
+// then with a fetcher the PCS (or its cache) for what is missing. It
+// returns nil when there is none.
+func (o *certsOptions) tdxCollateral(ctx context.Context, f *collateral.Fetcher, q *verify.TDXQuote, files verify.TDXFiles) (*verify.TDXCollateral, error) {
 	var col verify.TDXCollateral
-	if o.dir != "" {
-		for _, x := range tdxFiles {
-			for _, stem := range x.stems {
-				for _, ext := range append([]string{".json"}, certExts...) {
-					p := filepath.Join(o.dir, stem+ext)
-					b, err := readFileLimit(p, maxCollateralFile)
-					if errors.Is(err, os.ErrNotExist) {
-						continue
-					}
-					if err != nil {
-						return nil, err
-					}
-					if *x.field(&col) == nil {
-						*x.field(&col) = b
-						col.Sources = append(col.Sources, p)
-					}
-				}
-			}
-		}
+	if files.Collateral != nil {
+		col = *files.Collateral
 	}
+	pck := files.PCK
 	if f != nil {
 		key, err := verify.TDXCollateralKeyOf(q, pck)
 		if err != nil {
@@ -418,24 +332,4 @@ func isHex(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// splitChain splits a KDS cert_chain (PEM: the ASK, then the ARK).
-func splitChain(b []byte) (ask, ark []byte, err error) {
-	var certs [][]byte
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			return nil, nil, fmt.Errorf("PEM block %q, want CERTIFICATE", blk.Type)
-		}
-		certs = append(certs, blk.Bytes)
-	}
-	if len(certs) != 2 {
-		return nil, nil, fmt.Errorf("%d PEM certificates, want 2 (ASK then ARK)", len(certs))
-	}
-	return certs[0], certs[1], nil
 }

@@ -83,7 +83,7 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown flag", append(snp, "--vcpu", "4"), exitUsage, "unknown flag"},
 		{"unknown command", []string{"tpm"}, exitUsage, "unknown command"},
 		{"inspect without file", []string{"ovmf", "inspect"}, exitUsage, "accepts 1 arg"},
-		{"missing file", append(snp, "--ovmf", "/nonexistent/OVMF.fd"), exitError, "no such file or directory"},
+		{"missing file", append(snp, "--ovmf", "/nonexistent/OVMF.fd"), exitUnreadable, "no such file or directory"},
 		{"directory", append(snp, "--ovmf", dir), exitError, "is a directory"},
 		{"kernel is a directory", []string{"sev", "--ovmf", bookworm, "--kernel", dir}, exitError, "is a directory"},
 		{"truncated firmware", append(snp, "--ovmf", truncated), exitError, "not a multiple of 4 KiB"},

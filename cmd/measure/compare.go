@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -217,19 +216,14 @@ func (o *compareOptions) run(cmd *cobra.Command) error {
 func (o *compareOptions) print(w io.Writer, v *verify.Verdict) error {
 	switch o.out.format {
 	case "json":
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, v)
 	case "vsa":
 		var at *time.Time
 		if o.certs.at != "" {
 			t, _ := o.certs.time()
 			at = &t
 		}
-		b, err := v.VSA(verifierID, version, at)
+		b, err := v.VSA(verifierID, toolVersion(), at)
 		if err != nil {
 			return err
 		}

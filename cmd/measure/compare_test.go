@@ -186,7 +186,7 @@ func TestCompare(t *testing.T) {
 		{"recorded report, debug and not in refs", base(recordedReport), exitNoMatch, []string{"MISMATCH", "policy FAIL POLICY.DEBUG = 1"}, "matches no reference value"},
 		{"recorded quote", []string{"compare", "--quote", recordedQuote, "--refs", f.tdxRefs, "--key", f.key + ".pub", "--certs", f.emptyCerts, "--verify-time", quoteTime}, 0,
 			[]string{"MATCH: the tdx evidence matches --vmm-type qemu", "MRTD: " + recordedMRTD, "hardware signature: verified, attestation key certified by the PCK, chained to Intel SGX Root CA", "TCB status collateral (TCB info, QE identity) not checked"}, ""},
-		{"quote against SNP refs", []string{"compare", "--quote", recordedQuote, "--refs", f.refs, "--key", f.key + ".pub"}, exitError, nil, "reference values are for another platform"},
+		{"quote against SNP refs", []string{"compare", "--quote", recordedQuote, "--refs", f.refs, "--key", f.key + ".pub"}, exitNegative, []string{"MISMATCH: the tdx evidence cannot match reference values for sev-snp", "the reference values are for sev-snp, the evidence is tdx"}, "reference values are for another platform"},
 		{"no evidence", []string{"compare", "--refs", f.refs, "--key", f.key + ".pub"}, exitUsage, nil, "--report or --quote is required"},
 		{"no key", []string{"compare", "--report", match, "--refs", f.refs}, exitUsage, nil, "--key is required"},
 		{"vmpl on a quote", []string{"compare", "--quote", recordedQuote, "--refs", f.tdxRefs, "--key", f.key + ".pub", "--vmpl", "0"}, exitUsage, nil, "--vmpl applies to SEV-SNP"},
@@ -218,7 +218,7 @@ func TestCompareJSON(t *testing.T) {
 	un, _, ucode := runCLI("compare", "--report", match, "--refs", f.refs, "--key", f.key+".pub", "--output", "json")
 	var u struct {
 		Result            string
-		HardwareSignature struct{ Checked, Verified bool }
+		HardwareSignature struct{ Checked, Verified bool } `json:"hardware_signature"`
 	}
 	if err := json.Unmarshal([]byte(un), &u); err != nil || ucode != exitUnverified || u.Result != "UNVERIFIED" || u.HardwareSignature.Checked || u.HardwareSignature.Verified {
 		t.Errorf("without --certs: exit %d, %+v (%v), want exit %d, result UNVERIFIED, not checked, not verified", ucode, u, err, exitUnverified)
@@ -228,14 +228,19 @@ func TestCompareJSON(t *testing.T) {
 		Platform   string
 		Comparison struct {
 			Compared int
-			Matches  []provenance.ReferenceValue
+			Matches  []struct {
+				Configuration struct {
+					VCPUs    int
+					VCPUType string `json:"vcpu_type"`
+				}
+			}
 		}
 		HardwareSignature struct {
 			Checked    bool
 			Verified   bool
 			Signer     string
-			VendorRoot bool
-		}
+			VendorRoot bool `json:"vendor_root"`
+		} `json:"hardware_signature"`
 		Policy []struct{ Name string }
 	}
 	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
@@ -385,7 +390,7 @@ func TestReportShowErrors(t *testing.T) {
 	}{
 		{"truncated", []string{"report", "show", short}, exitEvidence, "SEV-SNP report is 100 bytes, want 1184"},
 		{"not evidence", []string{"report", "show", "../../testdata/fixtures/zero-initrd-1MiB.bin"}, exitEvidence, "neither an SEV-SNP report nor a TDX quote"},
-		{"missing", []string{"report", "show", filepath.Join(dir, "none")}, exitError, "no such file"},
+		{"missing", []string{"report", "show", filepath.Join(dir, "none")}, exitUnreadable, "no such file"},
 		{"bad output", []string{"report", "show", recordedReport, "--output", "yaml"}, exitUsage, `--output "yaml" is unknown`},
 		{"no subcommand", []string{"report"}, exitUsage, "needs a subcommand"},
 	}
@@ -450,11 +455,12 @@ func TestExplainWarns(t *testing.T) {
 		}
 	}
 	var e struct {
-		SignatureVerified bool `json:"signature_verified"`
-		DebugAllowed      bool `json:"debug_allowed"`
-		Flags             string
+		Result            string `json:"result"`
+		SignatureVerified bool   `json:"signature_verified"`
+		DebugAllowed      bool   `json:"debug_allowed"`
+		Found             []struct{ Flags string }
 	}
-	if err := json.Unmarshal([]byte(stdout), &e); err != nil || e.SignatureVerified || !e.DebugAllowed || e.Flags == "" {
-		t.Errorf("explain JSON %+v (%v), want debug_allowed true, signature_verified false\n%s", e, err, stdout)
+	if err := json.Unmarshal([]byte(stdout), &e); err != nil || e.Result != "explained" || e.SignatureVerified || !e.DebugAllowed || len(e.Found) != 1 || e.Found[0].Flags == "" {
+		t.Errorf("explain JSON %+v (%v), want explained, debug_allowed true, signature_verified false, one configuration\n%s", e, err, stdout)
 	}
 }

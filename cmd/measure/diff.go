@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/measure-cc/measure/builders/fvdiff"
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/ovmf/fv"
 )
 
 // errDiffer makes `measure diff` exit non-zero when the images differ, like
@@ -28,8 +27,9 @@ func newDiffCmd() *cobra.Command {
 		Long: `Compare two firmware images module by module: parse their firmware volumes
 (opening the LZMA-compressed volumes OVMF nests), match FFS files by volume,
 GUID and occurrence, and list those that changed, appeared or disappeared,
-with their UI names and the section types that differ. Exits 1 when the
-images differ.`,
+with their UI names and the section types that differ. Exits 0 when the
+images are identical, 1 when they differ (as diff(1)), 3 when one cannot be
+read; --output json prints the comparison either way.`,
 		Example: `  measure diff out/OVMF.fd /usr/share/ovmf/OVMF.fd
   measure diff out/a/OVMF.fd out/b/OVMF.fd --output json`,
 		Args: cobra.ExactArgs(2),
@@ -59,7 +59,7 @@ images differ.`,
 	return cmd
 }
 
-func compareFiles(a, b string) (*fvdiff.Report, error) {
+func compareFiles(a, b string) (*fv.Report, error) {
 	da, err := readFileLimit(a, ovmf.MaxImageSize)
 	if err != nil {
 		return nil, err
@@ -68,14 +68,14 @@ func compareFiles(a, b string) (*fvdiff.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := fvdiff.Compare(da, db)
+	rep, err := fv.Compare(da, db)
 	if err != nil {
 		return nil, fmt.Errorf("comparing %q and %q: %w", a, b, err)
 	}
 	return rep, nil
 }
 
-func writeDiffText(w io.Writer, a, b string, rep *fvdiff.Report) {
+func writeDiffText(w io.Writer, a, b string, rep *fv.Report) {
 	if rep.Identical {
 		fmt.Fprintf(w, "%s and %s are identical (%d bytes)\n", a, b, rep.SizeA)
 		return
@@ -92,6 +92,25 @@ func writeDiffText(w io.Writer, a, b string, rep *fvdiff.Report) {
 	}
 }
 
+// diffJSON is diff --output json (docs/output.md).
+type diffJSON struct {
+	A         string           `json:"a"`
+	B         string           `json:"b"`
+	SizeA     int              `json:"size_a"`
+	SizeB     int              `json:"size_b"`
+	Identical bool             `json:"identical"`
+	DiffBytes int              `json:"diff_bytes"`
+	Ranges    []rangeJSON      `json:"ranges,omitempty"`
+	Changes   []diffModuleJSON `json:"changes,omitempty"`
+	Note      string           `json:"note,omitempty"`
+}
+
+// rangeJSON is a run of differing bytes: where it starts and how long.
+type rangeJSON struct {
+	Offset string `json:"offset"`
+	Size   int    `json:"size"`
+}
+
 type diffModuleJSON struct {
 	Kind     string   `json:"kind"`
 	Name     string   `json:"name"`
@@ -101,15 +120,11 @@ type diffModuleJSON struct {
 	Sections []string `json:"sections,omitempty"`
 }
 
-func writeDiffJSON(w io.Writer, args []string, rep *fvdiff.Report) error {
-	v := struct {
-		A         string           `json:"a"`
-		B         string           `json:"b"`
-		Identical bool             `json:"identical"`
-		DiffBytes int              `json:"diffBytes"`
-		Ranges    [][2]int         `json:"ranges,omitempty"`
-		Changes   []diffModuleJSON `json:"changes"`
-	}{A: args[0], B: args[1], Identical: rep.Identical, DiffBytes: rep.DiffBytes, Ranges: rep.Ranges, Changes: []diffModuleJSON{}}
+func writeDiffJSON(w io.Writer, args []string, rep *fv.Report) error {
+	v := diffJSON{A: args[0], B: args[1], SizeA: rep.SizeA, SizeB: rep.SizeB, Identical: rep.Identical, DiffBytes: rep.DiffBytes, Note: rep.Note}
+	for _, r := range rep.Ranges {
+		v.Ranges = append(v.Ranges, rangeJSON{Offset: fmt.Sprintf("%#x", r[0]), Size: r[1] - r[0]})
+	}
 	for _, c := range rep.Changes {
 		m := c.A
 		if m == nil {
@@ -119,12 +134,7 @@ func writeDiffJSON(w io.Writer, args []string, rep *fvdiff.Report) error {
 			Kind: c.Kind, Name: m.Name(), GUID: m.GUID.String(), Type: m.Type.String(), Path: m.Path, Sections: c.Sections,
 		})
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, v)
 }
 
 // printFVDiff writes the module diff of two files, for build --check.

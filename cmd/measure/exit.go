@@ -4,19 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
+	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify"
 )
 
-// Exit codes, documented in README.md. Keep the two in step.
+// Exit codes: one table for every command, documented in README.md and
+// docs/output.md. Keep the three in step; TestExitCodes walks every command
+// against it.
 const (
-	exitOK    = 0
-	exitError = 1 // the input is wrong or the measurement cannot be computed
-	exitUsage = 2 // the command line is wrong
+	exitOK         = 0
+	exitNegative   = 1 // a negative answer: no match, the images differ, nothing explains, not reproducible
+	exitUsage      = 2 // the command line is wrong
+	exitUnreadable = 3 // a file named on the command line cannot be opened or read
+	exitError      = 4 // any other failure: an input that is not what the command reads, a build, the network
 )
+
+// exitNoMatch is compare's and explain's negative answer.
+const exitNoMatch = exitNegative
 
 // Exit codes of verify (and sign, for an invalid statement), one per way a
 // signed statement is rejected; documented in docs/provenance.md.
@@ -35,19 +44,18 @@ const (
 	exitMismatch = 17 // registry content does not match its digest or annotations
 )
 
-// Exit codes of compare and explain, documented in docs/compare.md. A
-// mismatch is 1, as grep finding nothing.
+// Exit codes of compare, explain and report, documented in
+// docs/compare.md.
 const (
-	exitNoMatch           = 1  // compare: no configuration matches; explain: none explains the measurement
 	exitEvidence          = 20 // the report or quote cannot be read: truncated, malformed, unsupported
 	exitHardwareSignature = 21 // the hardware signature or its certificate chain does not verify
 	exitPolicy            = 22 // a report field violates the policy (debug, TCB, VMPL, report data)
 	exitUnverified        = 23 // everything checked held, but the hardware signature was not verified to a trusted root
 )
 
-// provenanceExitCodes maps the provenance package's sentinel errors to
-// exit codes.
-var provenanceExitCodes = []struct {
+// exitCodes maps the libraries' sentinel errors to exit codes, first match
+// first.
+var exitCodes = []struct {
 	err  error
 	code int
 }{
@@ -60,8 +68,11 @@ var provenanceExitCodes = []struct {
 	{oci.ErrUnsigned, exitUnsigned},
 	{oci.ErrMismatch, exitMismatch},
 	{oci.ErrNotDigest, exitUsage},
-	{verify.ErrMismatch, exitNoMatch},
-	{verify.ErrNoConfiguration, exitNoMatch},
+	{verify.ErrMismatch, exitNegative},
+	{verify.ErrPlatform, exitNegative},
+	{verify.ErrNoConfiguration, exitNegative},
+	{errDiffer, exitNegative},
+	{engine.ErrNotReproducible, exitNegative},
 	{verify.ErrTruncated, exitEvidence},
 	{verify.ErrMalformed, exitEvidence},
 	{verify.ErrUnsupported, exitEvidence},
@@ -79,6 +90,42 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// unreadableError marks a file named on the command line that cannot be
+// opened or read: missing, not permitted, a directory where a file is
+// wanted, larger than its limit. Readers wrap what they return with
+// unreadable; an *fs.PathError from opening, stating or reading a file
+// counts as one without it.
+type unreadableError struct{ err error }
+
+func (e unreadableError) Error() string { return e.err.Error() }
+func (e unreadableError) Unwrap() error { return e.err }
+
+// unreadable marks err as a file that cannot be read; nil stays nil.
+func unreadable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return unreadableError{err}
+}
+
+// isUnreadable reports whether err says that a file cannot be opened or
+// read: an unreadableError, or an *fs.PathError of an open, stat or read.
+func isUnreadable(err error) bool {
+	var ue unreadableError
+	if errors.As(err, &ue) {
+		return true
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Op {
+	case "open", "stat", "lstat", "read", "readdirent", "readlink":
+		return true
+	}
+	return false
+}
 
 // exitCode prints err as one line on stderr and maps it to an exit code.
 func exitCode(err error, stderr io.Writer) int {
@@ -100,10 +147,13 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
-	for _, c := range provenanceExitCodes {
+	for _, c := range exitCodes {
 		if errors.Is(err, c.err) {
 			return c.code
 		}
+	}
+	if isUnreadable(err) {
+		return exitUnreadable
 	}
 	return exitError
 }

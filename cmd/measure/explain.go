@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +72,9 @@ SEV-SNP launch digest equals the report's MEASUREMENT: vCPU counts 1 to
 with and without the kernel, initrd and command line. It prints the
 configuration found, or fails with exit status 1 when no configuration of
 this firmware explains the measurement: the evidence that the provider runs
-something else. The search time is printed on standard error.`,
+something else (--output json prints the answer either way, "result":
+"explained" or "unexplained"). The search time is printed on standard
+error.`,
 		Example: `  measure explain --report report.bin --ovmf OVMF.fd
   measure explain --report report.bin --ovmf OVMF-AmdSev.fd --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"
   measure explain --report report.bin --ovmf OVMF.fd --max-vcpus 64 --guest-features 0x1 --output json`,
@@ -128,12 +129,17 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 	for _, s := range ex.Skipped {
 		fmt.Fprintf(cmd.ErrOrStderr(), "skipped: %s\n", s)
 	}
-	if err != nil {
-		if errors.Is(err, verify.ErrNoConfiguration) {
-			return fmt.Errorf("%s: no configuration of firmware %q explains MEASUREMENT %x (searched %d: vCPUs 1-%d, every vCPU type and VMM type, guest features %s, %d boot variant(s)): %w",
-				name, fw.path, r.Measurement(), ex.Searched, space.MaxVCPUs, strings.Join(o.space.features, ","), len(boots), verify.ErrNoConfiguration)
-		}
+	if err != nil && !errors.Is(err, verify.ErrNoConfiguration) {
 		return err
+	}
+	if err != nil {
+		if o.out.format == "json" {
+			if perr := printExplanation(cmd.OutOrStdout(), o.out.format, fw.path, r, ex); perr != nil {
+				return perr
+			}
+		}
+		return fmt.Errorf("%s: no configuration of firmware %q explains MEASUREMENT %x (searched %d: vCPUs 1-%d, every vCPU type and VMM type, guest features %s, %d boot variant(s)): %w",
+			name, fw.path, r.Measurement(), ex.Searched, space.MaxVCPUs, strings.Join(o.space.features, ","), len(boots), verify.ErrNoConfiguration)
 	}
 	// explain answers which configuration reproduces MEASUREMENT; it does
 	// not say that genuine hardware reported it, nor that the guest is
@@ -142,10 +148,33 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 	if r.Debug() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's guest policy allows debugging (POLICY.DEBUG = 1): the host can read and change the guest's memory\n")
 	}
-	return printExplanation(cmd.OutOrStdout(), o.out.format, r, ex)
+	return printExplanation(cmd.OutOrStdout(), o.out.format, fw.path, r, ex)
 }
 
-// explained is the JSON form of one configuration found.
+// Results of explain --output json.
+const (
+	resultExplained   = "explained"
+	resultUnexplained = "unexplained"
+)
+
+// explanationJSON is explain --output json: the answer whether or not a
+// configuration explains the measurement (docs/output.md).
+type explanationJSON struct {
+	// Result is "explained" or "unexplained".
+	Result      string   `json:"result"`
+	Measurement string   `json:"measurement"`
+	Firmware    string   `json:"firmware"`
+	Searched    int      `json:"searched"`
+	Skipped     []string `json:"skipped,omitempty"`
+	// SignatureVerified is always false: explain does not check the
+	// hardware signature (compare --certs does).
+	SignatureVerified bool `json:"signature_verified"`
+	// DebugAllowed is the report's POLICY.DEBUG.
+	DebugAllowed bool        `json:"debug_allowed"`
+	Found        []explained `json:"found,omitempty"`
+}
+
+// explained is one configuration found.
 type explained struct {
 	VMMType       string   `json:"vmm_type"`
 	VCPUs         int      `json:"vcpus"`
@@ -155,25 +184,16 @@ type explained struct {
 	Kernel        bool     `json:"kernel"`
 	Initrd        bool     `json:"initrd"`
 	Cmdline       bool     `json:"cmdline"`
-	Measurement   string   `json:"measurement"`
-	Searched      int      `json:"searched"`
 	Flags         string   `json:"flags"`
-	// SignatureVerified is always false: explain does not check the
-	// hardware signature (compare --certs does).
-	SignatureVerified bool `json:"signature_verified"`
-	// DebugAllowed is the report's POLICY.DEBUG.
-	DebugAllowed bool `json:"debug_allowed"`
 }
 
-func printExplanation(w io.Writer, format string, r *verify.SNPReport, ex *verify.Explanation) error {
+func printExplanation(w io.Writer, format, firmware string, r *verify.SNPReport, ex *verify.Explanation) error {
 	m := r.Measurement()
 	var out []explained
 	for _, f := range ex.Found {
 		e := explained{
 			VMMType: f.Config.VMM.String(), VCPUs: f.Config.VCPUs, GuestFeatures: fmt.Sprintf("%#x", f.Config.GuestFeatures),
 			Kernel: f.Boot.Kernel, Initrd: f.Boot.Initrd, Cmdline: f.Boot.Cmdline,
-			Measurement: fmt.Sprintf("%x", m), Searched: ex.Searched,
-			DebugAllowed: r.Debug(),
 		}
 		flags := fmt.Sprintf("--vmm-type %s --vcpus %d", e.VMMType, e.VCPUs)
 		if f.Config.VMM == snp.VMMQEMU {
@@ -194,16 +214,12 @@ func printExplanation(w io.Writer, format string, r *verify.SNPReport, ex *verif
 		out = append(out, e)
 	}
 	if format == "json" {
-		var v any = out
-		if len(out) == 1 {
-			v = out[0]
+		v := explanationJSON{Result: resultUnexplained, Measurement: fmt.Sprintf("%x", m), Firmware: firmware,
+			Searched: ex.Searched, Skipped: ex.Skipped, DebugAllowed: r.Debug(), Found: out}
+		if len(out) > 0 {
+			v.Result = resultExplained
 		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, v)
 	}
 	var b strings.Builder
 	for i, e := range out {

@@ -159,7 +159,7 @@ func TestHCLCompare(t *testing.T) {
 		HardwareSignature struct {
 			Verified bool
 			Sources  []string
-		}
+		} `json:"hardware_signature"`
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v: %s\n%s", code, err, stderr, out)

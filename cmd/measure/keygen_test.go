@@ -116,7 +116,7 @@ func TestKeygenErrors(t *testing.T) {
 		{"arguments", []string{"keygen", "--out", filepath.Join(dir, "y"), "extra"}, exitUsage, "unknown command"},
 		{"key exists", []string{"keygen", "--out", existing}, exitError, "exists; keygen does not overwrite"},
 		{"public key exists", []string{"keygen", "--out", pubOnly}, exitError, "pubonly.pub\" exists"},
-		{"no directory", []string{"keygen", "--out", filepath.Join(dir, "missing", "k")}, exitError, "no such file or directory"},
+		{"no directory", []string{"keygen", "--out", filepath.Join(dir, "missing", "k")}, exitUnreadable, "no such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,41 +15,71 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/ovmf"
 )
 
-// maxBlobSize bounds a kernel or initrd: they are hashed as a stream, and the
-// bound keeps a device file such as /dev/zero from running forever.
-const maxBlobSize = 2 << 30
+// Bounds on what measuring commands read. An initrd is hashed as a stream:
+// its bound keeps a device file such as /dev/zero from running forever. A
+// kernel is read whole (TDX reads its PE image).
+const (
+	maxBlobSize   = 2 << 30
+	maxKernelSize = 512 << 20
+)
 
 // firmwareOptions is --ovmf.
 type firmwareOptions struct {
 	path string
+	// stdin is read for --ovmf -; nil means os.Stdin.
+	stdin io.Reader
 }
 
 func (o *firmwareOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.path, "ovmf", "", "firmware image (OVMF.fd, or the CODE part of a split image)")
+	fs.StringVar(&o.path, "ovmf", "", "firmware image (OVMF.fd, or the CODE part of a split image); - for standard input")
 }
 
-// loadedFirmware is a loaded image with the digests of its file.
+// loadedFirmware is a loaded image; the digests of its file are computed
+// when first asked for.
 type loadedFirmware struct {
 	path string
 	img  *ovmf.Image
+
+	sum256, sum384 string
 }
 
 func (o *firmwareOptions) load() (*loadedFirmware, error) {
 	if o.path == "" {
 		return nil, usagef("--ovmf is required")
 	}
-	return loadFirmware(o.path)
-}
-
-func loadFirmware(path string) (*loadedFirmware, error) {
-	data, err := readFileLimit(path, ovmf.MaxImageSize)
+	data, err := o.read(o.path)
 	if err != nil {
 		return nil, err
 	}
+	return parseFirmware(o.path, data)
+}
+
+// read reads a firmware file, or standard input for "-".
+func (o *firmwareOptions) read(path string) ([]byte, error) {
+	if path != "-" {
+		return readFirmwareFile(path)
+	}
+	in := o.stdin
+	if in == nil {
+		in = os.Stdin
+	}
+	return readLimit(in, "standard input", ovmf.MaxImageSize, -1)
+}
+
+func loadFirmware(path string) (*loadedFirmware, error) {
+	data, err := readFirmwareFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseFirmware(path, data)
+}
+
+func parseFirmware(path string, data []byte) (*loadedFirmware, error) {
 	img, err := ovmf.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("firmware %q: %w", path, err)
@@ -56,44 +87,112 @@ func loadFirmware(path string) (*loadedFirmware, error) {
 	return &loadedFirmware{path: path, img: img}, nil
 }
 
+// readFirmwareFile maps a firmware file, or reads it when it cannot be
+// mapped: measuring hashes every byte once, and a mapping of a file in the
+// page cache costs neither a copy nor fresh pages.
+func readFirmwareFile(path string) ([]byte, error) {
+	f, size, err := openSized(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > ovmf.MaxImageSize {
+		return nil, unreadable(fmt.Errorf("%q is larger than %d bytes", path, int64(ovmf.MaxImageSize)))
+	}
+	// One sized read into memory of our own, not a mapping of the file: a
+	// mapped file that another process truncates kills the reader with
+	// SIGBUS, and one it rewrites changes the bytes between the digest a
+	// statement names and the measurement computed from them.
+	return readLimit(f, path, ovmf.MaxImageSize, size)
+}
+
 func (f *loadedFirmware) sha256() string {
-	h := sha256.Sum256(f.img.Data())
-	return hex.EncodeToString(h[:])
+	if f.sum256 == "" {
+		h := sha256.Sum256(f.img.Data())
+		f.sum256 = hex.EncodeToString(h[:])
+	}
+	return f.sum256
+}
+
+func (f *loadedFirmware) sha384() string {
+	if f.sum384 == "" {
+		h := sha512.Sum384(f.img.Data())
+		f.sum384 = hex.EncodeToString(h[:])
+	}
+	return f.sum384
 }
 
 // readFileLimit reads a regular file of at most limit bytes, reading no more
 // than limit+1 bytes whatever the file claims to be.
 func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := openRegular(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	return readLimit(f, path, limit, size)
+}
+
+// readLimit reads r to its end, at most limit bytes. size is what the file
+// says it holds (-1: unknown): one read of that size and a probe for more
+// then suffice, without the copies of a growing buffer.
+func readLimit(r io.Reader, name string, limit, size int64) ([]byte, error) {
+	if size > limit {
+		return nil, unreadable(fmt.Errorf("%q is larger than %d bytes", name, limit))
+	}
+	var data []byte
+	if size >= 0 {
+		data = make([]byte, size, size+1)
+		n, err := io.ReadFull(r, data)
+		data = data[:n]
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return nil, unreadable(fmt.Errorf("reading %q: %w", name, err))
+		}
+		if err != nil {
+			return data, nil // the file shrank: what it holds now
+		}
+	}
+	// The file grew, or its size is unknown: read on, up to the limit.
+	rest, err := io.ReadAll(io.LimitReader(r, limit+1-int64(len(data))))
 	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", path, err)
+		return nil, unreadable(fmt.Errorf("reading %q: %w", name, err))
+	}
+	if len(rest) > 0 {
+		data = append(data, rest...)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%q is larger than %d bytes", path, limit)
+		return nil, unreadable(fmt.Errorf("%q is larger than %d bytes", name, limit))
 	}
 	return data, nil
 }
 
+// openRegular opens a file that is not a directory.
 func openRegular(path string) (*os.File, error) {
+	f, _, err := openSized(path)
+	return f, err
+}
+
+// openSized opens a file that is not a directory and returns its size (-1
+// when it is not a regular file: a pipe or device says nothing).
+func openSized(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err // *PathError names the file and the reason
+		return nil, 0, err // *PathError names the file and the reason
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if st.IsDir() {
 		f.Close()
-		return nil, fmt.Errorf("%q is a directory, want a file", path)
+		return nil, 0, fmt.Errorf("%q is a directory, want a file", path)
 	}
-	return f, nil
+	size := int64(-1)
+	if st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return f, size, nil
 }
 
 // kernelOptions is measured direct boot: --kernel, --initrd, --append.
@@ -107,34 +206,50 @@ func (o *kernelOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.append, "append", "", "kernel command line (QEMU -append); needs --kernel")
 }
 
-// hashes returns nil without --kernel.
-func (o *kernelOptions) hashes(cmd *cobra.Command) (*snp.KernelHashes, error) {
+// check refuses --initrd and --append without --kernel.
+func (o *kernelOptions) check(cmd *cobra.Command) error {
 	if o.kernel == "" {
 		for _, name := range []string{"initrd", "append"} {
 			if cmd.Flags().Changed(name) {
-				return nil, usagef("--%s needs --kernel", name)
+				return usagef("--%s needs --kernel", name)
 			}
 		}
-		return nil, nil
 	}
-	k, err := openBlob(o.kernel)
+	return nil
+}
+
+// load reads the boot's files: the kernel whole, the initrd as a stream
+// into its size and digests. It returns nil without --kernel.
+func (o *kernelOptions) load(cmd *cobra.Command) (*measure.Boot, error) {
+	if err := o.check(cmd); err != nil || o.kernel == "" {
+		return nil, err
+	}
+	k, err := readFileLimit(o.kernel, maxKernelSize)
 	if err != nil {
 		return nil, err
 	}
-	defer k.Close()
-	var initrd io.Reader
+	b := &measure.Boot{Kernel: k, Cmdline: o.append}
 	if o.initrd != "" {
-		f, err := openBlob(o.initrd)
+		f, err := openRegular(o.initrd)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		initrd = f
+		if b.Initrd, err = measure.HashBlob(&capReader{r: f, left: maxBlobSize, name: o.initrd}); err != nil {
+			return nil, unreadable(fmt.Errorf("reading %q: %w", o.initrd, err))
+		}
 	}
-	if initrd != nil {
-		initrd = &capReader{r: initrd, left: maxBlobSize, name: o.initrd}
+	return b, nil
+}
+
+// hashes returns the SEV hashes table digests of the boot, nil without
+// --kernel.
+func (o *kernelOptions) hashes(cmd *cobra.Command) (*snp.KernelHashes, error) {
+	b, err := o.load(cmd)
+	if err != nil || b == nil {
+		return nil, err
 	}
-	return snp.NewKernelHashes(&capReader{r: k, left: maxBlobSize, name: o.kernel}, initrd, o.append)
+	return b.KernelHashes(), nil
 }
 
 func openBlob(path string) (*os.File, error) { return openRegular(path) }

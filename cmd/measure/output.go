@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/measure-cc/measure/measure"
+	"github.com/measure-cc/measure/provenance/refvalues"
 )
 
 // record is one computed measurement with every input that decides it, the
@@ -24,9 +27,8 @@ type record struct {
 	*bootInputs
 	Measurement string `json:"measurement"`
 
-	raw        []byte
-	ovmfSHA384 string            // for --output statement
-	stmt       *statementOptions // --timestamp, for --output statement
+	value  measure.Value  // the measurement, typed
+	result measure.Result // what the facade returned, for --output statement
 }
 
 // bootInputs records measured direct boot.
@@ -39,17 +41,63 @@ type bootInputs struct {
 	CmdlineSHA256 string `json:"cmdline_sha256"`
 }
 
+// measured is what a measuring command computed, ready to print: the
+// facade's results over one firmware and boot.
+type measured struct {
+	fw      *loadedFirmware
+	boot    *kernelOptions
+	hashes  *measure.KernelHashes // nil without --kernel
+	seed    *measure.Value        // --snp-ovmf-hash
+	results []measure.Result
+	stmt    *statementOptions
+}
+
+// records returns one record per result; the firmware's digest is computed
+// only for the formats that print it.
+func (m *measured) records(format string) []record {
+	base := record{OVMF: m.fw.path}
+	if format == "json" {
+		base.OVMFSHA256 = m.fw.sha256()
+	}
+	if m.seed != nil {
+		base.SNPOVMFHash = m.seed.String()
+	}
+	if kh := m.hashes; kh != nil {
+		base.bootInputs = &bootInputs{
+			Kernel: m.boot.kernel, KernelSHA256: hex.EncodeToString(kh.Kernel[:]),
+			Initrd: m.boot.initrd, InitrdSHA256: hex.EncodeToString(kh.Initrd[:]),
+			Append: m.boot.append, CmdlineSHA256: hex.EncodeToString(kh.Cmdline[:]),
+		}
+	}
+	recs := make([]record, len(m.results))
+	for i, res := range m.results {
+		r := base
+		c := refvalues.Configuration(res.Launch)
+		r.Platform = string(res.Launch.Platform())
+		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures
+		r.value, r.result = res.Values[0], res
+		r.Measurement = r.value.String()
+		recs[i] = r
+	}
+	return recs
+}
+
+// print prints the results in format: hex, base64, json or statement.
+func (m *measured) print(w io.Writer, format string) error {
+	if format == "statement" || m.stmt != nil && m.stmt.timestamp {
+		return printStatement(w, format, m)
+	}
+	return printRecords(w, format, m.records(format))
+}
+
 // printRecords prints one record as a bare value (hex or base64) or a JSON
 // object, and several as TSV with a header or a JSON array.
 func printRecords(w io.Writer, format string, recs []record) error {
-	if format == "statement" || wantsTimestamp(recs) {
-		return printStatement(w, format, recs)
-	}
 	enc := func(r record) string {
 		if format == "base64" {
-			return base64.StdEncoding.EncodeToString(r.raw)
+			return base64.StdEncoding.EncodeToString(r.value.Bytes())
 		}
-		return hex.EncodeToString(r.raw)
+		return r.value.String()
 	}
 	if format == "json" {
 		var v any = recs

@@ -86,7 +86,7 @@ See docs/oci.md.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "verified %s: %s and %d attestation(s)\n", p.Ref, p.Name, len(p.Attestations))
 			if o.output.format == "json" {
-				return writeIndentedJSON(cmd, out)
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), strings.Join(files, "\n"))
 			return err
@@ -102,14 +102,14 @@ type pullOutput struct {
 	Digest       string              `json:"digest"`
 	Firmware     string              `json:"firmware"`
 	Annotations  map[string]string   `json:"annotations"`
-	Attestations []attestationOutput `json:"attestations"`
+	Attestations []attestationOutput `json:"attestations,omitempty"`
 	Ignored      []ignoredOutput     `json:"ignored,omitempty"`
 }
 
 // ignoredOutput is a referrer pull did not read.
 type ignoredOutput struct {
 	Digest       string `json:"digest"`
-	ArtifactType string `json:"artifactType"`
+	ArtifactType string `json:"artifact_type"`
 }
 
 // writePulled writes the firmware and the envelopes into dir and returns

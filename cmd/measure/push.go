@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -24,7 +23,7 @@ func (o *registryOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *registryOptions) options() oci.Options {
-	return oci.Options{Insecure: o.insecure, UserAgent: "measure/" + version}
+	return oci.Options{Insecure: o.insecure, UserAgent: "measure/" + toolVersion()}
 }
 
 // pushOptions is push's flags.
@@ -98,7 +97,7 @@ takes. Credentials come from Docker's configuration. See docs/oci.md.`,
 			for i, a := range p.Attestations {
 				out.Attestations = append(out.Attestations, attestationOutput{Digest: a.Digest, PredicateType: a.PredicateType, File: o.attach[i]})
 			}
-			return writeIndentedJSON(cmd, out)
+			return writeJSON(cmd.OutOrStdout(), out)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -110,22 +109,13 @@ type pushOutput struct {
 	Ref          string              `json:"ref"`
 	Digest       string              `json:"digest"`
 	Annotations  map[string]string   `json:"annotations"`
-	Attestations []attestationOutput `json:"attestations"`
+	Attestations []attestationOutput `json:"attestations,omitempty"`
 }
 
 // attestationOutput is one attached envelope in push's and pull's JSON.
 type attestationOutput struct {
 	Digest        string   `json:"digest"`
-	PredicateType string   `json:"predicateType"`
+	PredicateType string   `json:"predicate_type"`
 	File          string   `json:"file"`
-	KeyIDs        []string `json:"keyIds,omitempty"`
-}
-
-func writeIndentedJSON(cmd *cobra.Command, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = cmd.OutOrStdout().Write(append(b, '\n'))
-	return err
+	KeyIDs        []string `json:"key_ids,omitempty"`
 }

@@ -66,9 +66,12 @@ func TestPushPull(t *testing.T) {
 				t.Fatal(err)
 			}
 			var js pullOutput
-			if err := json.Unmarshal([]byte(f.run(t, 0, "pull", ref, "--key", f.a+".pub", "--key", f.b+".pub", "--out", out, "--output", "json")), &js); err != nil {
+			pulled := f.run(t, 0, "pull", ref, "--key", f.a+".pub", "--key", f.b+".pub", "--out", out, "--output", "json")
+			checkOutputLanguage(t, []byte(pulled))
+			if err := json.Unmarshal([]byte(pulled), &js); err != nil {
 				t.Fatal(err)
 			}
+			checkOutputLanguage(t, []byte(f.run(t, 0, "push", host+"/ovmf:again", "--firmware", trixie, "--attach", f.envA, "--output", "json")))
 			var keys []int
 			for _, a := range js.Attestations {
 				keys = append(keys, len(a.KeyIDs))

@@ -179,10 +179,12 @@ func TestRealReportCompare(t *testing.T) {
 			var v struct {
 				Result            string
 				HardwareSignature struct {
-					Checked, Verified, VendorRoot bool
-					Signer, ProductLine           string
-					CertifiedTCB                  struct{ Bootloader, TEE, SNP, Microcode int }
-				}
+					Checked, Verified bool
+					VendorRoot        bool `json:"vendor_root"`
+					Signer            string
+					ProductLine       string                                        `json:"product_line"`
+					CertifiedTCB      struct{ Bootloader, TEE, SNP, Microcode int } `json:"certified_tcb"`
+				} `json:"hardware_signature"`
 			}
 			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 				t.Fatalf("%v\n%s", err, stdout)
@@ -282,9 +284,9 @@ func TestRealReportTurin(t *testing.T) {
 		Result            string
 		HardwareSignature struct {
 			Verified     bool
-			ProductLine  string
-			CertifiedTCB map[string]int
-		}
+			ProductLine  string         `json:"product_line"`
+			CertifiedTCB map[string]int `json:"certified_tcb"`
+		} `json:"hardware_signature"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)

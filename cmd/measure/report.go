@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,15 +191,10 @@ report's fields. It checks no signature: see compare for that.`,
 // object with the platform and the fields in layout order.
 func printFields(w io.Writer, format string, ev verify.Evidence) error {
 	if format == "json" {
-		b, err := json.MarshalIndent(struct {
+		return writeJSON(w, struct {
 			Platform string         `json:"platform"`
 			Fields   []verify.Field `json:"fields"`
-		}{ev.Platform(), ev.Fields()}, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		}{ev.Platform(), ev.Fields()})
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "PLATFORM\t%s\n", ev.Platform())

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
-	"github.com/measure-cc/measure/measure/snp"
+	"github.com/measure-cc/measure/measure"
 )
 
 type sevOptions struct {
@@ -34,23 +32,11 @@ func newSEVCmd() *cobra.Command {
 			if err := o.ignored.check(); err != nil {
 				return err
 			}
-			fw, err := o.fw.load()
+			m, err := measureLaunches(cmd, &o.fw, &o.boot, &o.stmt, []measure.Launch{measure.SEV{}}, nil)
 			if err != nil {
 				return err
 			}
-			kh, err := o.boot.hashes(cmd)
-			if err != nil {
-				return err
-			}
-			d, err := snp.NewMeasurer(fw.img, kh, nil).SEV()
-			if err != nil {
-				return fmt.Errorf("firmware %q: %w", fw.path, err)
-			}
-			r := baseRecord("sev", fw, &o.boot, kh, o.out.format)
-			r.stmt = &o.stmt
-			r.raw = d[:]
-			r.Measurement = d.String()
-			return printRecords(cmd.OutOrStdout(), o.out.format, []record{r})
+			return m.print(cmd.OutOrStdout(), o.out.format)
 		},
 	}
 	o.fw.AddFlags(cmd.Flags())
@@ -78,17 +64,15 @@ func newSNPOVMFHashCmd() *cobra.Command {
 			if err := o.out.validate(); err != nil {
 				return err
 			}
+			o.fw.stdin = cmd.InOrStdin()
 			fw, err := o.fw.load()
 			if err != nil {
 				return err
 			}
-			d := snp.FirmwareDigest(fw.img)
-			return printRecords(cmd.OutOrStdout(), o.out.format, []record{{raw: d[:]}})
+			return printRecords(cmd.OutOrStdout(), o.out.format, []record{{value: measure.SNPFirmwareDigest(fw.img)}})
 		},
 	}
 	o.fw.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
 	return cmd
 }
-
-func hexOf(b []byte) string { return fmt.Sprintf("%x", b) }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
-	"github.com/measure-cc/measure/measure/snp"
+	"github.com/measure-cc/measure/measure"
 )
 
 type sevesOptions struct {
@@ -35,33 +33,19 @@ func newSEVESCmd() *cobra.Command {
 			if err := o.ignored.check(); err != nil {
 				return err
 			}
-			launches, err := o.vcpu.configs(0)
+			snps, err := o.vcpu.configs(0)
 			if err != nil {
 				return err
 			}
-			fw, err := o.fw.load()
+			launches := make([]measure.Launch, len(snps))
+			for i, l := range snps {
+				launches[i] = measure.SEVES{VMM: l.VMM, VCPUs: l.VCPUs, CPU: l.CPU}
+			}
+			m, err := measureLaunches(cmd, &o.fw, &o.boot, &o.stmt, launches, nil)
 			if err != nil {
 				return err
 			}
-			kh, err := o.boot.hashes(cmd)
-			if err != nil {
-				return err
-			}
-			m := snp.NewMeasurer(fw.img, kh, nil)
-			base := baseRecord("sev-es", fw, &o.boot, kh, o.out.format)
-			base.stmt = &o.stmt
-			recs := make([]record, 0, len(launches))
-			for _, l := range launches {
-				d, err := m.SEVES(l.cfg)
-				if err != nil {
-					return fmt.Errorf("firmware %q: %w", fw.path, err)
-				}
-				r := launchRecord(base, l)
-				r.raw = d[:]
-				r.Measurement = d.String()
-				recs = append(recs, r)
-			}
-			return printRecords(cmd.OutOrStdout(), o.out.format, recs)
+			return m.print(cmd.OutOrStdout(), o.out.format)
 		},
 	}
 	o.fw.AddFlags(cmd.Flags())

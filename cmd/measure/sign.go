@@ -95,10 +95,10 @@ func readInput(cmd *cobra.Command, path string, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading standard input: %w", err)
+		return nil, unreadable(fmt.Errorf("reading standard input: %w", err))
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("standard input is larger than %d bytes", limit)
+		return nil, unreadable(fmt.Errorf("standard input is larger than %d bytes", limit))
 	}
 	return b, nil
 }

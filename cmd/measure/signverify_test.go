@@ -195,7 +195,7 @@ func TestVerifyFailures(t *testing.T) {
 		{"verify without key", []string{"verify", f.envA}, exitUsage, "--key is required"},
 		{"sign without key", []string{"sign", f.statement}, exitUsage, "--key is required"},
 		{"sign without statement", []string{"sign", "--key", f.a + ".key"}, exitUsage, "accepts 1 arg"},
-		{"missing envelope", []string{"verify", "--key", f.a + ".pub", filepath.Join(f.dir, "nope.json")}, exitError, "no such file"},
+		{"missing envelope", []string{"verify", "--key", f.a + ".pub", filepath.Join(f.dir, "nope.json")}, exitUnreadable, "no such file"},
 		{"artifact is a directory", []string{"verify", "--key", f.a + ".pub", "--artifact", f.dir, f.envA}, exitError, "is a directory"},
 	}
 	for _, tc := range tests {
@@ -265,7 +265,7 @@ func TestOutputFile(t *testing.T) {
 
 	// A signature that cannot be made (a key that does not exist) keeps the
 	// old envelope.
-	f.run(t, 1, "sign", "--key", filepath.Join(f.dir, "missing.key"), f.statement, "--output-file", dst)
+	f.run(t, exitUnreadable, "sign", "--key", filepath.Join(f.dir, "missing.key"), f.statement, "--output-file", dst)
 	if b, _ := os.ReadFile(dst); !bytes.Equal(b, env) {
 		t.Errorf("a failed sign changed %s", dst)
 	}

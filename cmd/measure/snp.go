@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 )
 
@@ -32,11 +33,11 @@ func newSNPCmd() *cobra.Command {
 			if o.vcpu.list {
 				return printCPUTypes(cmd.OutOrStdout())
 			}
-			recs, err := o.run(cmd)
+			m, err := o.run(cmd)
 			if err != nil {
 				return err
 			}
-			return printRecords(cmd.OutOrStdout(), o.out.format, recs)
+			return m.print(cmd.OutOrStdout(), o.out.format)
 		},
 	}
 	o.fw.AddFlags(cmd.Flags())
@@ -49,7 +50,7 @@ func newSNPCmd() *cobra.Command {
 	return cmd
 }
 
-func (o *snpOptions) run(cmd *cobra.Command) ([]record, error) {
+func (o *snpOptions) run(cmd *cobra.Command) (*measured, error) {
 	if err := o.out.validate(); err != nil {
 		return nil, err
 	}
@@ -57,74 +58,51 @@ func (o *snpOptions) run(cmd *cobra.Command) ([]record, error) {
 	if err != nil {
 		return nil, err
 	}
-	var seed *snp.SNPDigest
+	var seed *measure.Value
 	if o.seed != "" {
 		d, err := snp.ParseSNPDigest(o.seed)
 		if err != nil {
 			return nil, usagef("--snp-ovmf-hash: %v", err)
 		}
-		seed = &d
-	}
-	launches, err := o.vcpu.configs(features)
-	if err != nil {
-		return nil, err
-	}
-	fw, err := o.fw.load()
-	if err != nil {
-		return nil, err
-	}
-	kh, err := o.boot.hashes(cmd)
-	if err != nil {
-		return nil, err
-	}
-	m := snp.NewMeasurer(fw.img, kh, seed)
-	base := baseRecord("sev-snp", fw, &o.boot, kh, o.out.format)
-	base.stmt = &o.stmt
-	if seed != nil {
-		base.SNPOVMFHash = seed.String()
-	}
-	recs := make([]record, 0, len(launches))
-	for _, l := range launches {
-		d, err := m.SNP(l.cfg)
+		v, err := measure.NewValue(measure.Measurement, measure.SHA384, d[:])
 		if err != nil {
-			return nil, fmt.Errorf("firmware %q: %w", fw.path, err)
+			return nil, err
 		}
-		r := launchRecord(base, l)
-		r.GuestFeatures = fmt.Sprintf("%#x", l.cfg.GuestFeatures)
-		r.raw = d[:]
-		r.Measurement = d.String()
-		recs = append(recs, r)
+		seed = &v
 	}
-	return recs, nil
+	snps, err := o.vcpu.configs(features)
+	if err != nil {
+		return nil, err
+	}
+	launches := make([]measure.Launch, len(snps))
+	for i, l := range snps {
+		launches[i] = l
+	}
+	return measureLaunches(cmd, &o.fw, &o.boot, &o.stmt, launches, seed)
 }
 
-// baseRecord fills the inputs common to every configuration. The file
-// digest is computed for JSON only.
-func baseRecord(platform string, fw *loadedFirmware, boot *kernelOptions, kh *snp.KernelHashes, format string) record {
-	r := record{Platform: platform, OVMF: fw.path}
-	if format == "json" || format == "statement" {
-		r.OVMFSHA256 = fw.sha256()
+// measureLaunches loads the firmware and the boot and measures launches,
+// all of one SEV-family platform, through the facade.
+func measureLaunches(cmd *cobra.Command, fwo *firmwareOptions, bo *kernelOptions, stmt *statementOptions, launches []measure.Launch, seed *measure.Value) (*measured, error) {
+	if err := bo.check(cmd); err != nil {
+		return nil, err
 	}
-	if format == "statement" {
-		r.ovmfSHA384 = sha384Hex(fw.img.Data())
+	fwo.stdin = cmd.InOrStdin()
+	fw, err := fwo.load()
+	if err != nil {
+		return nil, err
 	}
-	if kh != nil {
-		r.bootInputs = &bootInputs{
-			Kernel: boot.kernel, KernelSHA256: hexOf(kh.Kernel[:]),
-			Initrd: boot.initrd, InitrdSHA256: hexOf(kh.Initrd[:]),
-			Append: boot.append, CmdlineSHA256: hexOf(kh.Cmdline[:]),
-		}
+	boot, err := bo.load(cmd)
+	if err != nil {
+		return nil, err
 	}
-	return r
-}
-
-func launchRecord(base record, l launch) record {
-	r := base
-	r.VMMType = l.cfg.VMM.String()
-	r.VCPUs = l.cfg.VCPUs
-	if l.hasCPU {
-		r.VCPUType = l.cpu.name
-		r.VCPUSig = fmt.Sprintf("%#x", l.cpu.sig)
+	m := &measured{fw: fw, boot: bo, seed: seed, stmt: stmt}
+	if boot != nil {
+		m.hashes = boot.KernelHashes()
 	}
-	return r
+	opts := measure.Options{SNPFirmwareDigest: seed, KernelHashes: m.hashes}
+	if m.results, err = measure.Compute(fw.img, boot, launches, opts); err != nil {
+		return nil, fmt.Errorf("firmware %q: %w", fw.path, err)
+	}
+	return m, nil
 }

@@ -2,26 +2,18 @@ package main
 
 import (
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
-	"strconv"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
-)
-
-// Bounds on the files measure tdx reads whole.
-const (
-	maxKernelSize   = 512 << 20
-	maxACPIFileSize = 16 << 20
 )
 
 type tdxOptions struct {
@@ -81,22 +73,22 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	if err := o.out.validate(); err != nil {
 		return err
 	}
-	var cfg tdx.Config
+	var l measure.TDX
 	var err error
-	if cfg.QEMU, err = tdx.ParseQEMUVersion(o.qemuVersion); err != nil {
+	if l.QEMU, err = measure.ParseQEMUVersion(o.qemuVersion); err != nil {
 		return usagef("--qemu-version: %v", err)
 	}
-	cfg.PageAddOrder = cfg.QEMU.DefaultPageAddOrder()
+	l.PageAddOrder = l.QEMU.DefaultPageAddOrder()
 	if o.pageAddOrder != "" {
-		if cfg.PageAddOrder, err = tdx.ParsePageAddOrder(o.pageAddOrder); err != nil {
+		if l.PageAddOrder, err = measure.ParsePageAddOrder(o.pageAddOrder); err != nil {
 			return usagef("--page-add-order: %v", err)
 		}
 	}
-	if cfg.Memory, err = parseMemorySize(o.memory); err != nil {
-		return err
+	if l.Memory, err = measure.ParseMemorySize(o.memory); err != nil {
+		return usagef("--memory: %v", err)
 	}
 	if o.edk2Version != "" {
-		if cfg.EDK2, err = tdx.ParseEDK2Release(o.edk2Version); err != nil {
+		if l.EDK2, err = tdx.ParseEDK2Release(o.edk2Version); err != nil {
 			return usagef("--edk2-version: %v", err)
 		}
 	}
@@ -104,83 +96,68 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	case "":
 	case "yes", "true":
 		v := true
-		cfg.SecureBootSupport = &v
+		l.SecureBootSupport = &v
 	case "no", "false":
 		v := false
-		cfg.SecureBootSupport = &v
+		l.SecureBootSupport = &v
 	default:
 		return usagef("--secure-boot-support %q: want yes or no", o.secureBoot)
 	}
-	if o.boot.kernel == "" {
-		for _, name := range []string{"initrd", "append"} {
-			if cmd.Flags().Changed(name) {
-				return usagef("--%s needs --kernel", name)
-			}
-		}
+	if err := o.boot.check(cmd); err != nil {
+		return err
 	}
 	if o.fw.path == "" {
 		return usagef("--ovmf is required")
 	}
-	img, fwSHA, err := o.loadFirmware()
+	img, err := o.loadFirmware(cmd)
 	if err != nil {
 		return err
 	}
-	in := tdxInputs{
-		OVMF: o.fw.path, OVMFSHA256: fwSHA, Vars: o.vars,
-		PageAddOrder: cfg.PageAddOrder.String(), QEMUVersion: cfg.QEMU.String(),
-		Memory: formatMemory(cfg.Memory), EDK2Version: cfg.EDK2.String(), ACPITables: o.acpiDir,
-	}
-	if o.boot.kernel != "" {
-		if cfg.Kernel, err = readFileLimit(o.boot.kernel, maxKernelSize); err != nil {
-			return err
-		}
-		cfg.Cmdline = o.boot.append
-		in.Kernel, in.Append = o.boot.kernel, &o.boot.append
-		if o.boot.initrd != "" {
-			if cfg.Initrd, err = hashInitrd(o.boot.initrd); err != nil {
-				return err
-			}
-			in.Initrd = o.boot.initrd
-		}
+	boot, err := o.boot.load(cmd)
+	if err != nil {
+		return err
 	}
 	if o.acpiDir != "" {
-		if cfg.ACPI, err = loadACPITables(o.acpiDir); err != nil {
+		if l.ACPI, err = loadACPIDir(o.acpiDir); err != nil {
 			return err
 		}
 	}
-	wrap := func(err error) error {
+	// The RTMRs need the DXE volume decompressed (a tenth of a second for a
+	// 4 MiB image): only for JSON, or to check the inputs given for them.
+	l.RTMRs = o.out.format == "json" || boot != nil || l.ACPI != nil
+	res, err := measure.Compute(img, boot, []measure.Launch{l}, measure.Options{})
+	if err != nil {
 		if errors.Is(err, ovmf.ErrTDVFSectionOutsideImage) && o.vars == "" {
 			return fmt.Errorf("firmware %q: %w; if this is the CODE part of a split image, pass its VARS file with --vars", o.fw.path, err)
 		}
 		return fmt.Errorf("firmware %q: %w", o.fw.path, err)
 	}
+	r := res[0]
+	mrtd, _ := r.Value(measure.MRTD)
 	w := cmd.OutOrStdout()
-	if o.out.format != "json" && o.boot.kernel == "" && o.acpiDir == "" {
-		// MRTD alone and no input to check for the RTMRs: no need to
-		// decompress the DXE volume (0.3 s for a 4 MiB image).
-		mrtd, err := tdx.MeasureMRTD(img, cfg)
-		if err != nil {
-			return wrap(err)
-		}
+	if o.out.format != "json" {
 		_, err = fmt.Fprintln(w, mrtd)
 		return err
 	}
-	res, err := tdx.Measure(img, cfg)
-	if err != nil {
-		return wrap(err)
+	sum := sha256.Sum256(img.Data())
+	in := tdxInputs{
+		OVMF: o.fw.path, OVMFSHA256: hex.EncodeToString(sum[:]), Vars: o.vars,
+		PageAddOrder: l.PageAddOrder.String(), QEMUVersion: l.QEMU.String(),
+		Memory: measure.FormatMemorySize(l.Memory), ACPITables: o.acpiDir,
 	}
-	if o.out.format != "json" {
-		_, err = fmt.Fprintln(w, res.MRTD)
-		return err
+	if boot != nil {
+		in.Kernel, in.Append = o.boot.kernel, &o.boot.append
+		in.Initrd = o.boot.initrd
 	}
-	in.KernelVersion, in.KernelPatched = res.KernelVersion, res.KernelPatched
-	in.EDK2Version, in.EDK2VersionSource = res.Derived.EDK2.Value, res.Derived.EDK2.Source
-	in.SecureBootSupport, in.UEFIShell, in.CCMeasurement = res.Derived.SecureBootSupport, res.Derived.Shell, res.Derived.CCMeasurement
-	out := tdxOutput{MRTD: res.MRTD, RTMRs: res.RTMRs, Events: res.Events, Notes: res.Notes, Inputs: in}
+	p := r.TDX
+	in.KernelVersion, in.KernelPatched = p.KernelVersion, p.KernelPatched
+	in.EDK2Version, in.EDK2VersionSource = p.Derived.EDK2.Value, p.Derived.EDK2.Source
+	in.SecureBootSupport, in.UEFIShell, in.CCMeasurement = p.Derived.SecureBootSupport, p.Derived.Shell, p.Derived.CCMeasurement
+	out := tdxOutput{MRTD: p.MRTD, RTMRs: p.RTMRs, Events: p.Events, Notes: p.Notes, Inputs: in}
 	if out.Events == nil {
 		out.Events = []tdx.Event{}
 	}
-	for i, r := range res.Reasons {
+	for i, r := range p.Reasons {
 		if r != "" {
 			out.NotComputable = append(out.NotComputable, tdxReason{RTMR: i, Reason: r})
 		}
@@ -231,125 +208,42 @@ type tdxInputs struct {
 }
 
 // loadFirmware reads --ovmf, and --vars before it when given, into one image
-// as QEMU maps them below 4 GiB. It returns the sha256 of the image.
-func (o *tdxOptions) loadFirmware() (*ovmf.Image, string, error) {
-	code, err := readFileLimit(o.fw.path, ovmf.MaxImageSize)
+// as QEMU maps them below 4 GiB.
+func (o *tdxOptions) loadFirmware(cmd *cobra.Command) (*ovmf.Image, error) {
+	o.fw.stdin = cmd.InOrStdin()
+	data, err := o.fw.read(o.fw.path)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	data := code
 	if o.vars != "" {
-		vars, err := readFileLimit(o.vars, ovmf.MaxImageSize)
+		vars, err := o.fw.read(o.vars)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		if len(vars)+len(code) > ovmf.MaxImageSize {
-			return nil, "", fmt.Errorf("%q and %q together are %d bytes, more than the %d accepted", o.vars, o.fw.path, len(vars)+len(code), ovmf.MaxImageSize)
+		if data, err = ovmf.JoinSplit(vars, data); err != nil {
+			return nil, fmt.Errorf("--vars %q and --ovmf %q: %w", o.vars, o.fw.path, err)
 		}
-		data = append(append(make([]byte, 0, len(vars)+len(code)), vars...), code...)
 	}
 	img, err := ovmf.Parse(data)
 	if err != nil {
-		return nil, "", fmt.Errorf("firmware %q: %w", o.fw.path, err)
+		return nil, fmt.Errorf("firmware %q: %w", o.fw.path, err)
 	}
 	if !img.HasTDXMetadata() {
-		return nil, "", fmt.Errorf("firmware %q: %w", o.fw.path, ovmf.ErrNoTDVFMetadata)
+		return nil, fmt.Errorf("firmware %q: %w", o.fw.path, ovmf.ErrNoTDVFMetadata)
 	}
-	sum := sha256.Sum256(data)
-	return img, hex.EncodeToString(sum[:]), nil
+	return img, nil
 }
 
-// hashInitrd streams the initrd: the measurement needs its size and SHA-384.
-func hashInitrd(path string) (*tdx.Blob, error) {
-	f, err := openBlob(path)
-	if err != nil {
-		return nil, err
+// loadACPIDir reads QEMU's ACPI fw_cfg files from a dump directory.
+func loadACPIDir(dir string) (*tdx.ACPITables, error) {
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("--acpi-tables %q: %w", dir, err)
+	} else if !st.IsDir() {
+		return nil, usagef("--acpi-tables %q is not a directory", dir)
 	}
-	defer f.Close()
-	h := sha512.New384()
-	n, err := io.Copy(h, &capReader{r: f, left: maxBlobSize, name: path})
-	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", path, err)
-	}
-	b := &tdx.Blob{Size: uint64(n)}
-	h.Sum(b.SHA384[:0])
-	return b, nil
-}
-
-// loadACPITables reads the loader script and the files it allocates from
-// dir, by fw_cfg name (dir/etc/acpi/tables) or by base name (dir/tables).
-func loadACPITables(dir string) (*tdx.ACPITables, error) {
-	read := func(name string) ([]byte, error) {
-		var firstErr error
-		for _, p := range []string{filepath.Join(dir, filepath.FromSlash(name)), filepath.Join(dir, filepath.Base(name))} {
-			b, err := readFileLimit(p, maxACPIFileSize)
-			if err == nil {
-				return b, nil
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-		return nil, fmt.Errorf("--acpi-tables %q: %s: %w", dir, name, firstErr)
-	}
-	loader, err := read("etc/table-loader")
-	if err != nil {
-		return nil, err
-	}
-	names, err := tdx.LoaderFiles(loader)
+	t, err := tdx.LoadACPITables(os.DirFS(dir))
 	if err != nil {
 		return nil, fmt.Errorf("--acpi-tables %q: %w", dir, err)
 	}
-	t := &tdx.ACPITables{Loader: loader, Files: map[string][]byte{}}
-	for _, n := range names {
-		if t.Files[n], err = read(n); err != nil {
-			return nil, err
-		}
-	}
 	return t, nil
-}
-
-// parseMemorySize parses --memory as QEMU parses -m: a number with an
-// optional K, M, G or T suffix (binary units); a bare number is MiB.
-func parseMemorySize(s string) (uint64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
-	shift := uint(20)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift, t = 10, t[:len(t)-1]
-		case 'M':
-			shift, t = 20, t[:len(t)-1]
-		case 'G':
-			shift, t = 30, t[:len(t)-1]
-		case 'T':
-			shift, t = 40, t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseUint(t, 10, 64)
-	if err != nil || n == 0 {
-		return 0, usagef("--memory %q: want a size such as 2G, 2048M or 1T", s)
-	}
-	if n > (1<<52)>>shift {
-		return 0, usagef("--memory %q: more than the 4 PiB a TD can address", s)
-	}
-	v := n << shift
-	if v%ovmf.PageSize != 0 {
-		return 0, usagef("--memory %q: not a multiple of 4 KiB", s)
-	}
-	return v, nil
-}
-
-// formatMemory prints a size in the largest unit that divides it.
-func formatMemory(v uint64) string {
-	for _, u := range []struct {
-		shift  uint
-		suffix string
-	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
-		if v%(1<<u.shift) == 0 {
-			return strconv.FormatUint(v>>u.shift, 10) + u.suffix
-		}
-	}
-	return strconv.FormatUint(v, 10)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 )
 
@@ -40,23 +41,11 @@ func (o *vcpuOptions) AddFlags(cmd *cobra.Command) {
 	cmd.MarkFlagsRequiredTogether("vcpu-family", "vcpu-model", "vcpu-stepping")
 }
 
-// cpuChoice is one vCPU model to measure for.
-type cpuChoice struct {
-	name string // "" when given by signature or family/model/stepping
-	sig  uint32
-}
-
-// launch is one configuration of a sweep.
-type launch struct {
-	cfg    snp.Config
-	cpu    cpuChoice
-	hasCPU bool
-}
-
-// configs expands the flags into launch configurations, ordered by VMM type,
+// configs expands the flags into SEV-SNP launches, ordered by VMM type,
 // vCPU model, then vCPU count. EC2 and GCE ignore the vCPU model, so each of
-// their vCPU counts appears once.
-func (o *vcpuOptions) configs(features uint64) ([]launch, error) {
+// their vCPU counts appears once. SEV-ES takes the same launches without
+// guest features.
+func (o *vcpuOptions) configs(features uint64) ([]measure.SNP, error) {
 	if o.vcpus == "" {
 		return nil, usagef("--vcpus is required")
 	}
@@ -68,10 +57,10 @@ func (o *vcpuOptions) configs(features uint64) ([]launch, error) {
 	if err != nil {
 		return nil, err
 	}
-	var vmms []snp.VMMType
-	seen := map[snp.VMMType]bool{}
+	var vmms []measure.VMM
+	seen := map[measure.VMM]bool{}
 	for _, s := range o.vmms {
-		v, err := snp.ParseVMMType(s)
+		v, err := measure.ParseVMM(s)
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -83,30 +72,25 @@ func (o *vcpuOptions) configs(features uint64) ([]launch, error) {
 	if len(vmms) == 0 {
 		return nil, usagef("--vmm-type is empty")
 	}
-	var out []launch
+	var out []measure.SNP
 	for _, vmm := range vmms {
-		models := []cpuChoice{{}}
-		hasCPU := false
-		if vmm == snp.VMMQEMU {
+		models := []measure.CPU{{}}
+		if vmm == measure.VMMQEMU {
 			if len(cpus) == 0 {
 				return nil, usagef("--vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping is required for --vmm-type qemu")
 			}
-			models, hasCPU = cpus, true
+			models = cpus
 		}
 		for _, c := range models {
 			for _, n := range counts {
-				out = append(out, launch{
-					cfg:    snp.Config{VCPUs: n, VCPUSig: c.sig, VMM: vmm, GuestFeatures: features},
-					cpu:    c,
-					hasCPU: hasCPU,
-				})
+				out = append(out, measure.SNP{VMM: vmm, VCPUs: n, CPU: c, GuestFeatures: features})
 			}
 		}
 	}
 	return out, nil
 }
 
-func (o *vcpuOptions) cpuChoices() ([]cpuChoice, error) {
+func (o *vcpuOptions) cpuChoices() ([]measure.CPU, error) {
 	switch {
 	case o.family != "":
 		f, err := parseUint("vcpu-family", o.family, 32)
@@ -130,24 +114,24 @@ func (o *vcpuOptions) cpuChoices() ([]cpuChoice, error) {
 		if s > 0xf {
 			return nil, usagef("--vcpu-stepping %d, want at most 15", s)
 		}
-		return []cpuChoice{{sig: snp.CPUSignature(uint32(f), uint32(m), uint32(s))}}, nil
+		return []measure.CPU{{Signature: snp.CPUSignature(uint32(f), uint32(m), uint32(s))}}, nil
 	case o.sig != "":
 		v, err := parseUint("vcpu-sig", o.sig, 32)
 		if err != nil {
 			return nil, err
 		}
-		return []cpuChoice{{sig: uint32(v)}}, nil
+		return []measure.CPU{{Signature: uint32(v)}}, nil
 	}
-	var out []cpuChoice
+	var out []measure.CPU
 	seen := map[string]bool{}
 	for _, name := range o.types {
-		c, err := snp.LookupCPUType(strings.TrimSpace(name))
+		c, err := measure.LookupCPU(strings.TrimSpace(name))
 		if err != nil {
 			return nil, usageError{err}
 		}
 		if !seen[c.Name] {
 			seen[c.Name] = true
-			out = append(out, cpuChoice{name: c.Name, sig: c.Signature()})
+			out = append(out, c)
 		}
 	}
 	return out, nil
@@ -203,7 +187,7 @@ func (o *ignoredOptions) check() error {
 		return err
 	}
 	for _, s := range o.vcpu.vmms {
-		if _, err := snp.ParseVMMType(s); err != nil {
+		if _, err := measure.ParseVMM(s); err != nil {
 			return usageError{err}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // CPUType is a QEMU vCPU model and the CPUID family/model/stepping QEMU
@@ -49,7 +50,8 @@ var epycModels = []struct {
 	{"EPYC-Turin", 26, 0, 0, 1, nil},
 }
 
-var cpuTypes = func() map[string]CPUType {
+// cpuTypes indexes epycModels by lower-case name, built on first use.
+var cpuTypes = sync.OnceValue(func() map[string]CPUType {
 	m := map[string]CPUType{}
 	for _, e := range epycModels {
 		add := func(name string) {
@@ -64,11 +66,11 @@ var cpuTypes = func() map[string]CPUType {
 		}
 	}
 	return m
-}()
+})
 
 // LookupCPUType finds a QEMU vCPU model by name, ignoring case.
 func LookupCPUType(name string) (CPUType, error) {
-	c, ok := cpuTypes[strings.ToLower(name)]
+	c, ok := cpuTypes()[strings.ToLower(name)]
 	if !ok {
 		return CPUType{}, fmt.Errorf("vCPU type %q is unknown (see --list-vcpu-types)", name)
 	}
@@ -77,8 +79,9 @@ func LookupCPUType(name string) (CPUType, error) {
 
 // CPUTypes returns every known vCPU model, sorted by family, model and name.
 func CPUTypes() []CPUType {
-	out := make([]CPUType, 0, len(cpuTypes))
-	for _, c := range cpuTypes {
+	types := cpuTypes()
+	out := make([]CPUType, 0, len(types))
+	for _, c := range types {
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {

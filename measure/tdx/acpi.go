@@ -1,9 +1,13 @@
 package tdx
 
 import (
-	"bytes"
-	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"path"
+
+	"github.com/measure-cc/measure/measure/acpiloader"
 )
 
 // ACPITables are the fw_cfg files QEMU generates for the firmware's ACPI
@@ -18,87 +22,94 @@ type ACPITables struct {
 	Files map[string][]byte
 }
 
-// BiosLinkerLoaderAllocate is the ALLOCATE command of QEMU's linker/loader
-// script (hw/acpi/bios-linker-loader.c, BiosLinkerLoaderEntry): one 128-byte
-// entry that names a fw_cfg file for the firmware to download.
-type BiosLinkerLoaderAllocate struct {
-	Command uint32
-	File    [LoaderFileNameSize]byte // NUL-padded fw_cfg name
-	Align   uint32
-	Zone    uint8
-	_       [LoaderEntrySize - 4 - LoaderFileNameSize - 4 - 1]byte
+// MaxACPIFileSize bounds each file LoadACPITables reads: QEMU's tables are
+// a few hundred KiB.
+const MaxACPIFileSize = 16 << 20
+
+// LoadACPITables reads the loader script and the files it allocates from
+// fsys, each by its fw_cfg name (etc/acpi/tables) or, when that is absent,
+// by its base name (tables): the layout of a copy of
+// /sys/firmware/qemu_fw_cfg/by_name or of a flat dump directory.
+func LoadACPITables(fsys fs.FS) (*ACPITables, error) {
+	loader, err := readFwCfg(fsys, acpiloader.Loader)
+	if err != nil {
+		return nil, err
+	}
+	allocs, err := acpiloader.Allocations(loader)
+	if err != nil {
+		return nil, err
+	}
+	t := &ACPITables{Loader: loader, Files: make(map[string][]byte, len(allocs))}
+	for _, a := range allocs {
+		if t.Files[a.File], err = readFwCfg(fsys, a.File); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
-// Linker/loader layout (hw/acpi/bios-linker-loader.c).
-const (
-	// LoaderEntrySize is the size of every linker/loader command.
-	LoaderEntrySize = 128
-	// LoaderFileNameSize is BIOS_LINKER_LOADER_FILESZ (QEMU_FW_CFG_FNAME_SIZE).
-	LoaderFileNameSize = 56
-	loaderCmdAllocate  = 1
+// readFwCfg reads the fw_cfg file name from fsys by its full name or its
+// base name, at most MaxACPIFileSize bytes.
+func readFwCfg(fsys fs.FS, name string) ([]byte, error) {
+	var firstErr error
+	for _, p := range []string{name, path.Base(name)} {
+		if !fs.ValidPath(p) {
+			continue
+		}
+		b, err := readBounded(fsys, p)
+		switch {
+		case err == nil:
+			return b, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("%s: %w", name, err)
+		case firstErr == nil:
+			firstErr = err
+		}
+	}
+	if firstErr == nil {
+		firstErr = fs.ErrInvalid
+	}
+	return nil, fmt.Errorf("%s: %w", name, firstErr)
+}
 
-	fwCfgRSDP   = "etc/acpi/rsdp"
-	fwCfgTables = "etc/acpi/tables"
-)
+func readBounded(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a directory")}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxACPIFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxACPIFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxACPIFileSize)
+	}
+	return b, nil
+}
 
 // acpiEvents returns the RTMR0 events OVMF's AcpiPlatformLib
 // (QemuFwCfgAcpi.c) records: the loader script as downloaded, then each blob
 // it allocates, in command order, before any pointer is patched.
 func acpiEvents(t *ACPITables) ([]Event, error) {
-	if len(t.Loader) == 0 || len(t.Loader)%LoaderEntrySize != 0 {
-		return nil, fmt.Errorf("ACPI table loader: %d bytes, want a non-zero multiple of %d", len(t.Loader), LoaderEntrySize)
+	allocs, err := acpiloader.Allocations(t.Loader)
+	if err != nil {
+		return nil, err
 	}
 	events := []Event{{RTMR: 0, Kind: EventACPILoader, Digest: sha384(t.Loader), Description: "ACPI DATA: etc/table-loader (QEMU linker/loader script)"}}
-	seen := map[string]bool{}
-	for off := 0; off < len(t.Loader); off += LoaderEntrySize {
-		var e BiosLinkerLoaderAllocate
-		if _, err := binary.Decode(t.Loader[off:off+LoaderEntrySize], binary.LittleEndian, &e); err != nil {
-			return nil, err
-		}
-		if e.Command != loaderCmdAllocate {
-			continue
-		}
-		name := string(e.File[:])
-		if i := bytes.IndexByte(e.File[:], 0); i >= 0 {
-			name = name[:i]
-		} else {
-			return nil, fmt.Errorf("ACPI table loader entry at %#x: file name is not NUL-terminated", off)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("ACPI table loader entry at %#x: %q allocated twice", off, name)
-		}
-		seen[name] = true
-		blob, ok := t.Files[name]
+	for _, a := range allocs {
+		blob, ok := t.Files[a.File]
 		if !ok {
-			return nil, fmt.Errorf("ACPI table loader entry at %#x allocates %q, which is not among the ACPI files given", off, name)
+			return nil, fmt.Errorf("ACPI table loader entry at %#x allocates %q, which is not among the ACPI files given", a.Offset, a.File)
 		}
 		kind := EventACPITables
-		if name == fwCfgRSDP {
+		if a.File == acpiloader.RSDP {
 			kind = EventACPIRSDP
 		}
-		events = append(events, Event{RTMR: 0, Kind: kind, Digest: sha384(blob), Description: "ACPI DATA: " + name})
+		events = append(events, Event{RTMR: 0, Kind: kind, Digest: sha384(blob), Description: "ACPI DATA: " + a.File})
 	}
 	return events, nil
-}
-
-// LoaderFiles returns the fw_cfg files a linker/loader script allocates, in
-// command order: the files an ACPITables needs besides the loader.
-func LoaderFiles(loader []byte) ([]string, error) {
-	if len(loader) == 0 || len(loader)%LoaderEntrySize != 0 {
-		return nil, fmt.Errorf("ACPI table loader: %d bytes, want a non-zero multiple of %d", len(loader), LoaderEntrySize)
-	}
-	var names []string
-	for off := 0; off < len(loader); off += LoaderEntrySize {
-		e := loader[off : off+LoaderEntrySize]
-		if binary.LittleEndian.Uint32(e) != loaderCmdAllocate {
-			continue
-		}
-		name := e[4 : 4+LoaderFileNameSize]
-		i := bytes.IndexByte(name, 0)
-		if i < 0 {
-			return nil, fmt.Errorf("ACPI table loader entry at %#x: file name is not NUL-terminated", off)
-		}
-		names = append(names, string(name[:i]))
-	}
-	return names, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"unicode/utf16"
 
 	"github.com/measure-cc/measure/ovmf"
@@ -19,9 +20,6 @@ var (
 	secureBootConfigDxe = ovmf.MustParseGUID("f0e6a44f-7195-41c3-ac64-54f202cd0a21") // SecurityPkg/VariableAuthenticated/SecureBootConfigDxe
 	tdTcg2DxeFileGUID   = ovmf.MustParseGUID("f062221e-c607-44c2-b0b4-c3886331d351") // OvmfPkg/Tcg/TdTcg2Dxe (SecurityPkg/Tcg/TdTcg2Dxe before 202405)
 	smbiosPlatformDxe   = ovmf.MustParseGUID("4110465d-5ff3-4f4b-b580-24ed0d06747a") // OvmfPkg/SmbiosPlatformDxe
-	// secureBootEnableGUID is gEfiSecureBootEnableDisableGuid, the vendor
-	// of the "SecureBootEnable" variable (SecurityPkg.dec).
-	secureBootEnableGUID = ovmf.MustParseGUID("f0a30bc7-af08-4556-99c4-001009c93a44")
 )
 
 // ErrNoDXECore reports an image whose DXE volume could not be found: no
@@ -80,7 +78,11 @@ func InspectFirmware(data []byte) (*Firmware, error) {
 // releaseVersion matches the PcdFirmwareVersionString values that carry an
 // edk2 release: a Debian or Ubuntu package version of edk2 (upstream part
 // YYYY.MM, from the edk2-stableYYYYMM tag) or the tag itself.
-var releaseVersion = regexp.MustCompile(`^(?:(20\d\d)\.(0[1-9]|1[0-2])(?:\.\d+)?-[0-9A-Za-z.+~]+|edk2-stable(20\d\d)(0[1-9]|1[0-2])(?:\.\d+)?)$`)
+// It is compiled on first use: only RTMR predictions need it, and a
+// package-level regexp would cost every command its compilation.
+var releaseVersion = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:(20\d\d)\.(0[1-9]|1[0-2])(?:\.\d+)?-[0-9A-Za-z.+~]+|edk2-stable(20\d\d)(0[1-9]|1[0-2])(?:\.\d+)?)$`)
+})
 
 // releaseFromImage reads PcdFirmwareVersionString where OVMF compiles it
 // in: SmbiosPlatformDxe (SMBIOS type 0 BIOS version, edk2-stable202302 and
@@ -99,7 +101,7 @@ func releaseFromImage(vols []fv.Volume) (EDK2Release, string) {
 		}
 		for _, s := range f.LeafSections(fv.SectionPE32) {
 			for _, str := range utf16Strings(s.Data, 6) {
-				if !releaseVersion.MatchString(str) {
+				if !releaseVersion().MatchString(str) {
 					continue
 				}
 				r, err := ParseEDK2Release(str)

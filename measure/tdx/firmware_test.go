@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/measure-cc/measure/measure/authenticode"
 	"github.com/measure-cc/measure/measure/tdx/tdxtest"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
+	"github.com/measure-cc/measure/ovmf/varstore"
 )
 
 // repoFixture reads a firmware image committed under testdata/fixtures.
@@ -59,7 +61,7 @@ func TestReleaseVersion(t *testing.T) {
 		"2025.02-8+deb13u1": true, "2024.02-2ubuntu0.1": true, "edk2-stable202411": true, "edk2-stable202408.01": true,
 		"02/02/2022": false, "unknown": false, "2025.02": false, "0.0.0": false, "2025.13-1": false,
 	} {
-		if got := releaseVersion.MatchString(s); got != want {
+		if got := releaseVersion().MatchString(s); got != want {
 			t.Errorf("releaseVersion.MatchString(%q) = %v, want %v", s, got, want)
 		}
 	}
@@ -77,7 +79,7 @@ func TestMeasureDerivedInputs(t *testing.T) {
 	acpi := &ACPITables{Loader: make([]byte, 128), Files: map[string][]byte{}}
 	kernel := tdxtest.BzImage("6.12.0-tdxtest (tdxtest@example.org) #1 SMP")
 	const cmdline = "console=ttyS0"
-	kd, err := AuthenticodeSHA384(kernel)
+	kd, err := authenticode.SHA384(kernel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestMeasureDerivedInputs(t *testing.T) {
 	str := func(s string) Digest { return sha512.Sum384([]byte(s)) }
 	// QEMU 10.2 hands the kernel over unpatched; edk2-stable202411 and
 	// later measure the ReadyToBoot separator into RTMR1.
-	rtmr1 := extend(kd, str("Calling EFI Application from Boot Option"), str("\x00\x00\x00\x00"),
+	rtmr1 := extend(Digest(kd), str("Calling EFI Application from Boot Option"), str("\x00\x00\x00\x00"),
 		str("Exit Boot Services Invocation"), str("Exit Boot Services Returned with Success"))
 	// LoadOptions: each byte of the command line as a UCS-2 code unit, NUL-terminated.
 	var opts []byte
@@ -168,26 +170,26 @@ func TestMeasureDerivedInputs(t *testing.T) {
 // SecureBootEnable is 0) and 0 without.
 func TestSecureBootEvents(t *testing.T) {
 	yes, no := true, false
-	pk := Variable{Vendor: GlobalVariableGUID, Name: "PK", Data: []byte("pk")}
-	off := Variable{Vendor: secureBootEnableGUID, Name: "SecureBootEnable", Data: []byte{0}}
+	pk := varstore.Variable{Vendor: varstore.GlobalVariableGUID, Name: "PK", Data: []byte("pk")}
+	off := varstore.Variable{Vendor: varstore.SecureBootEnableGUID, Name: "SecureBootEnable", Data: []byte{0}}
 	tests := []struct {
 		name    string
-		vars    []Variable
+		vars    []varstore.Variable
 		support *bool
 		want    []byte // nil: absent
 	}{
 		{"unknown, no PK", nil, nil, nil},
-		{"unknown, PK", []Variable{pk}, nil, []byte{1}},
-		{"no support, PK", []Variable{pk}, &no, nil},
+		{"unknown, PK", []varstore.Variable{pk}, nil, []byte{1}},
+		{"no support, PK", []varstore.Variable{pk}, &no, nil},
 		{"support, no PK", nil, &yes, []byte{0}},
-		{"support, PK", []Variable{pk}, &yes, []byte{1}},
-		{"support, PK, SecureBootEnable 0", []Variable{pk, off}, &yes, []byte{0}},
+		{"support, PK", []varstore.Variable{pk}, &yes, []byte{1}},
+		{"support, PK, SecureBootEnable 0", []varstore.Variable{pk, off}, &yes, []byte{0}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var notes []string
 			ev := secureBootEvents(tc.vars, tc.support, &notes)
-			want := variableDriverConfigDigest(GlobalVariableGUID, "SecureBoot", tc.want)
+			want := variableDriverConfigDigest(varstore.GlobalVariableGUID, "SecureBoot", tc.want)
 			if ev[0].Digest != want || (tc.want == nil) != strings.Contains(ev[0].Description, "absent") {
 				t.Errorf("SecureBoot event = %s %v, want data %v", ev[0].Description, ev[0].Digest, tc.want)
 			}

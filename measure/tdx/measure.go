@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/measure-cc/measure/measure/authenticode"
+	"github.com/measure-cc/measure/measure/bzimage"
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/ovmf/varstore"
 )
 
 // QEMUVersion is a QEMU release, major.minor. Two of its behaviours change
@@ -142,6 +145,63 @@ type Config struct {
 	SecureBootSupport *bool
 }
 
+// DefaultMemory is the guest RAM assumed when none is given: QEMU's default
+// -m (hw/core/machine.c, 128 MiB). MRTD depends on it only through the TD
+// HOB, when the TD_HOB section has MR.EXTEND.
+const DefaultMemory = 128 << 20
+
+// MaxMemory is the largest guest RAM a TD can address (52 physical address
+// bits).
+const MaxMemory = 1 << 52
+
+// ParseMemorySize parses a guest RAM size as QEMU parses -m: a number with
+// an optional K, M, G or T suffix (binary units, "iB" or "B" after it
+// allowed); a bare number is MiB. The size must be a positive multiple of
+// 4 KiB and at most MaxMemory.
+func ParseMemorySize(s string) (uint64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	shift := uint(20)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			shift, t = 10, t[:len(t)-1]
+		case 'M':
+			shift, t = 20, t[:len(t)-1]
+		case 'G':
+			shift, t = 30, t[:len(t)-1]
+		case 'T':
+			shift, t = 40, t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("memory size %q: want a size such as 2G, 2048M or 1T", s)
+	}
+	if n > MaxMemory>>shift {
+		return 0, fmt.Errorf("memory size %q: more than the 4 PiB a TD can address", s)
+	}
+	v := n << shift
+	if v%ovmf.PageSize != 0 {
+		return 0, fmt.Errorf("memory size %q: not a multiple of 4 KiB", s)
+	}
+	return v, nil
+}
+
+// FormatMemorySize prints a size in the largest unit that divides it, as
+// ParseMemorySize reads it back: "2G", "2816M", "64K".
+func FormatMemorySize(v uint64) string {
+	for _, u := range []struct {
+		shift  uint
+		suffix string
+	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
+		if v%(1<<u.shift) == 0 {
+			return strconv.FormatUint(v>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(v, 10)
+}
+
 // Sourced is an input of the prediction and where it came from: "flag",
 // "image: ..." or "unknown: ...".
 type Sourced struct {
@@ -183,7 +243,7 @@ const noKernelBootVariables = "no --kernel: without direct boot the boot variabl
 
 // RTMR2 is measured by the Linux EFI stub into the TDX CC measurement
 // protocol from this release on.
-var stubMeasuresFrom = KernelRelease{6, 9}
+var stubMeasuresFrom = bzimage.Release{Major: 6, Minor: 9}
 
 // UiApp boot option that OVMF's PlatformBootManagerLib registers as the boot
 // manager menu before it boots a -kernel (edk2 before edk2-stable202505):
@@ -298,7 +358,7 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 	} else {
 		region := data[cfv.DataOffset : uint64(cfv.DataOffset)+uint64(cfv.RawDataSize)]
 		r.Events = append(r.Events, Event{RTMR: 0, Kind: EventCFV, Digest: sha384(region), Description: fmt.Sprintf("CFV (variable store) at image offset %#x, %#x bytes", cfv.DataOffset, cfv.RawDataSize)})
-		vars, varErr := ParseVariableStore(region)
+		vars, varErr := varstore.Parse(region)
 		if varErr != nil {
 			notComputable(0, "the variable store cannot be read: "+varErr.Error())
 		} else {
@@ -325,7 +385,7 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 			if fw != nil {
 				fvName, desc = fw.UiAppVolume, fw.UiAppName
 			}
-			if _, ok := lookup(vars, GlobalVariableGUID, "BootOrder"); ok {
+			if _, ok := varstore.Lookup(vars, varstore.GlobalVariableGUID, "BootOrder"); ok {
 				notComputable(0, "the variable store already holds BootOrder: the boot variables at boot depend on its history")
 			} else if fw != nil && (!fw.UiApp || desc == "") {
 				notComputable(0, "the image has no UiApp with a UI name: the boot manager menu option (Boot0000) is not modelled for it")
@@ -449,9 +509,9 @@ func (r *Result) deriveInputs(cfg Config, fw *Firmware, fwErr error) Config {
 // only with SECURE_BOOT_ENABLE: 1 when a PK is enrolled (user mode) and
 // SecureBootEnable is absent or 1, else 0. Without secure boot support
 // (AuthVariableLibNull) it does not exist.
-func secureBootEvents(vars []Variable, support *bool, notes *[]string) []Event {
+func secureBootEvents(vars []varstore.Variable, support *bool, notes *[]string) []Event {
 	var out []Event
-	_, hasPK := lookup(vars, GlobalVariableGUID, "PK")
+	_, hasPK := varstore.Lookup(vars, varstore.GlobalVariableGUID, "PK")
 	var secureBoot []byte
 	present := true
 	switch {
@@ -465,7 +525,7 @@ func secureBootEvents(vars []Variable, support *bool, notes *[]string) []Event {
 	case !*support:
 		present = false
 	default:
-		enable, hasEnable := lookup(vars, secureBootEnableGUID, "SecureBootEnable")
+		enable, hasEnable := varstore.Lookup(vars, varstore.SecureBootEnableGUID, "SecureBootEnable")
 		if hasPK && (!hasEnable || len(enable) > 0 && enable[0] == 1) {
 			secureBoot = []byte{1}
 		} else {
@@ -475,8 +535,8 @@ func secureBootEvents(vars []Variable, support *bool, notes *[]string) []Event {
 	for _, v := range []struct {
 		vendor ovmf.GUID
 		name   string
-	}{{GlobalVariableGUID, "SecureBoot"}, {GlobalVariableGUID, "PK"}, {GlobalVariableGUID, "KEK"}, {ImageSecurityDatabaseGUID, "db"}, {ImageSecurityDatabaseGUID, "dbx"}} {
-		d, ok := lookup(vars, v.vendor, v.name)
+	}{{varstore.GlobalVariableGUID, "SecureBoot"}, {varstore.GlobalVariableGUID, "PK"}, {varstore.GlobalVariableGUID, "KEK"}, {varstore.ImageSecurityDatabaseGUID, "db"}, {varstore.ImageSecurityDatabaseGUID, "dbx"}} {
+		d, ok := varstore.Lookup(vars, v.vendor, v.name)
 		if v.name == "SecureBoot" {
 			d, ok = secureBoot, present
 		}
@@ -486,30 +546,30 @@ func secureBootEvents(vars []Variable, support *bool, notes *[]string) []Event {
 		}
 		out = append(out, Event{RTMR: 0, Kind: EventEFIVariable, Digest: variableDriverConfigDigest(v.vendor, v.name, d), Description: desc})
 	}
-	if d, ok := lookup(vars, ImageSecurityDatabaseGUID, "dbt"); ok {
-		out = append(out, Event{RTMR: 0, Kind: EventEFIVariable, Digest: variableDriverConfigDigest(ImageSecurityDatabaseGUID, "dbt", d), Description: fmt.Sprintf("dbt (%d bytes)", len(d))})
+	if d, ok := varstore.Lookup(vars, varstore.ImageSecurityDatabaseGUID, "dbt"); ok {
+		out = append(out, Event{RTMR: 0, Kind: EventEFIVariable, Digest: variableDriverConfigDigest(varstore.ImageSecurityDatabaseGUID, "dbt", d), Description: fmt.Sprintf("dbt (%d bytes)", len(d))})
 	}
 	return out
 }
 
 func (r *Result) kernelEvents(cfg Config, hob *TDHOB, notComputable func(int, string)) error {
-	hdr, err := ParseSetupHeader(cfg.Kernel)
+	hdr, err := bzimage.ParseSetupHeader(cfg.Kernel)
 	if err != nil {
 		return err
 	}
 	kernel := cfg.Kernel
 	if cfg.QEMU.PatchesKernelHeader() {
 		below := Q35RAM(cfg.Memory)[0].Length
-		p := LoaderPatch{Below4G: below, Cmdline: cfg.Cmdline, HasInitrd: cfg.Initrd != nil}
+		p := bzimage.LoaderPatch{Below4G: below, Cmdline: cfg.Cmdline, HasInitrd: cfg.Initrd != nil}
 		if cfg.Initrd != nil {
 			p.InitrdSize = cfg.Initrd.Size
 		}
-		if kernel, err = PatchSetupHeader(cfg.Kernel, p); err != nil {
+		if kernel, err = bzimage.Patch(cfg.Kernel, p); err != nil {
 			return err
 		}
 		r.KernelPatched = true
 	}
-	kd, err := AuthenticodeSHA384(kernel)
+	kd, err := authenticode.SHA384(kernel)
 	if err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
@@ -518,7 +578,7 @@ func (r *Result) kernelEvents(cfg Config, hob *TDHOB, notComputable func(int, st
 		how = "with QEMU " + cfg.QEMU.String() + "'s setup header patches"
 	}
 	r.Events = append(r.Events,
-		Event{RTMR: 1, Kind: EventKernel, Digest: kd, Description: "EV_EFI_BOOT_SERVICES_APPLICATION: kernel Authenticode SHA-384, " + how},
+		Event{RTMR: 1, Kind: EventKernel, Digest: Digest(kd), Description: "EV_EFI_BOOT_SERVICES_APPLICATION: kernel Authenticode SHA-384, " + how},
 		Event{RTMR: 1, Kind: EventEFIAction, Digest: sha384([]byte(actionCallingEFIApplication)), Description: actionCallingEFIApplication},
 	)
 	if !(cfg.EDK2.Known() && cfg.EDK2.Before(2024, 11)) {
@@ -533,8 +593,8 @@ func (r *Result) kernelEvents(cfg Config, hob *TDHOB, notComputable func(int, st
 		Event{RTMR: 1, Kind: EventEFIAction, Digest: sha384([]byte(actionExitBootServicesOK)), Description: actionExitBootServicesOK},
 	)
 
-	r.KernelVersion = KernelVersionString(cfg.Kernel, hdr)
-	rel, err := ParseKernelRelease(r.KernelVersion)
+	r.KernelVersion = bzimage.VersionString(cfg.Kernel, hdr)
+	rel, err := bzimage.ParseRelease(r.KernelVersion)
 	if err != nil {
 		notComputable(2, "the kernel's version cannot be read from its setup header, so whether its EFI stub measures the command line and initrd is unknown")
 		return nil

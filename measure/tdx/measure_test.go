@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/measure-cc/measure/measure/authenticode"
+	"github.com/measure-cc/measure/measure/bzimage"
 	"github.com/measure-cc/measure/measure/tdx/tdxtest"
 	"github.com/measure-cc/measure/ovmf"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
@@ -41,7 +43,7 @@ func TestMRTDTwoPassDstack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := mustDigest(t, tc.want); got != want {
+			if want := mustDigest(t, tc.want); Digest(got) != want {
 				t.Errorf("MRTD(%s, two-pass) = %v, want %v", tc.file, got, want)
 			}
 		})
@@ -75,16 +77,16 @@ func TestKernelDigests(t *testing.T) {
 			k := kernel
 			if !tc.unpatched {
 				var err error
-				k, err = PatchSetupHeader(kernel, LoaderPatch{Below4G: Q35RAM(tc.mem)[0].Length, HasInitrd: tc.hasInitrd, InitrdSize: tc.initrdSize})
+				k, err = bzimage.Patch(kernel, bzimage.LoaderPatch{Below4G: Q35RAM(tc.mem)[0].Length, HasInitrd: tc.hasInitrd, InitrdSize: tc.initrdSize})
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
-			got, err := AuthenticodeSHA384(k)
+			got, err := authenticode.SHA384(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := mustDigest(t, tc.want); got != want {
+			if want := mustDigest(t, tc.want); Digest(got) != want {
 				t.Errorf("kernel digest = %v, want %v", got, want)
 			}
 		})
@@ -95,12 +97,12 @@ func TestKernelDigests(t *testing.T) {
 // reads v (the Authenticode digest changes, RTMR2 does not depend on it).
 func withVersion(t *testing.T, kernel []byte, v string) []byte {
 	t.Helper()
-	h, err := ParseSetupHeader(kernel)
+	h, err := bzimage.ParseSetupHeader(kernel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := append([]byte(nil), kernel...)
-	off := kernelVersionBase + int(h.KernelVersion)
+	off := bzimage.VersionBase + int(h.KernelVersion)
 	copy(k[off:], v+"\x00")
 	return k
 }

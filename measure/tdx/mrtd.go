@@ -118,9 +118,19 @@ func (m *mrtd) extend(gpa uint64, content []byte) {
 // MRTD returns the MRTD of a TD built from image as its TDVF metadata md
 // directs: for each section in order, TDH.MEM.PAGE.ADD for each page (unless
 // the section has PAGE.AUG) and, for sections with MR.EXTEND, TDH.MR.EXTEND
-// of each 256-byte chunk, in the given page-add order. hob is the TD HOB
-// the VMM writes into the TD_HOB section; it matters only if that section
-// has MR.EXTEND (nil: zeros).
+// of each 256-byte chunk, in the given page-add order.
+//
+// hob is the TD HOB the VMM writes into the TD_HOB section (TDHOB.Marshal).
+// A section with MR.EXTEND is measured with its content as the VMM leaves
+// it in guest memory (Intel TDX Virtual Firmware Design Guide, "TDVF
+// Metadata": TDVF_SECTION.Attributes bit 0, MR.EXTEND; edk2
+// OvmfPkg/ResetVector/X64/IntelTdxMetadata.asm: the VMM passes the memory
+// map by writing it into the TdHob section). QEMU target/i386/kvm/tdx.c
+// tdx_finalize_vm writes the HOB (tdvf_hob_create) before it adds every
+// section with KVM_TDX_INIT_MEM_REGION, KVM_TDX_MEASURE_MEMORY_REGION when
+// the section has MR.EXTEND. So for a TD_HOB section with MR.EXTEND hob is
+// required; without the attribute it is not read. MeasureMRTD builds the
+// HOB QEMU writes: use it unless you have the HOB itself.
 func MRTD(image []byte, md *ovmf.TDVFMetadata, order PageAddOrder, hob []byte) (Digest, error) {
 	if order != SinglePass && order != TwoPass {
 		return Digest{}, fmt.Errorf("page-add order %d is unknown", int(order))
@@ -132,6 +142,9 @@ func MRTD(image []byte, md *ovmf.TDVFMetadata, order PageAddOrder, hob []byte) (
 	for _, s := range md.Sections {
 		if s.Attributes&ovmf.TDVFAttrPageAug == 0 {
 			total += s.MemoryDataSize // each is below 2^52: no overflow
+		}
+		if s.Type == ovmf.TDVFSectionTDHOB && s.Attributes&ovmf.TDVFAttrMRExtend != 0 && s.Attributes&ovmf.TDVFAttrPageAug == 0 && hob == nil {
+			return Digest{}, fmt.Errorf("TDVF metadata at %#x: the TD_HOB section at %#x has MR.EXTEND, so MRTD covers the TD HOB the VMM writes, and none was given", md.Offset, s.MemoryAddress)
 		}
 	}
 	if total > MaxMeasuredMemory {

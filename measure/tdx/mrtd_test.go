@@ -88,3 +88,80 @@ func TestMRTDErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMRTDExtendedTDHOB: a TD_HOB section with MR.EXTEND is measured with
+// the TD HOB QEMU writes into it (TDVF design guide: MR.EXTEND measures the
+// section's content as the VMM fills it): MeasureMRTD of such an image
+// equals MRTD of the same layout where that section instead carries the HOB
+// bytes as image data. MRTD without a HOB refuses such an image rather than
+// measure zeros.
+func TestMRTDExtendedTDHOB(t *testing.T) {
+	const size = 1 << 20
+	secs := ovmftest.TDVFSections(size)
+	hobIdx := -1
+	for i := range secs {
+		if secs[i].Type == ovmf.TDVFSectionTDHOB {
+			secs[i].Attributes |= ovmf.TDVFAttrMRExtend
+			hobIdx = i
+		}
+	}
+	data := ovmftest.MustTDVFImage(ovmftest.TDVF{Size: size, Sections: secs})
+	img, err := ovmf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := img.TDVFMetadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MRTD(data, md, SinglePass, nil); err == nil || !strings.Contains(err.Error(), "TD_HOB section at 0x809000 has MR.EXTEND") {
+		t.Errorf("MRTD without the HOB: %v, want a refusal", err)
+	}
+	for _, mem := range []uint64{128 << 20, 4 << 30} {
+		for _, order := range []PageAddOrder{SinglePass, TwoPass} {
+			got, err := MeasureMRTD(img, Config{Memory: mem, PageAddOrder: order})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ram, err := TDRAM(md, Q35RAM(mem))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hob, err := NewTDHOB(md, ram)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same layout with the HOB as the section's image data:
+			// appended after the firmware, the section typed as a volume.
+			hs := secs[hobIdx]
+			page := make([]byte, hs.MemoryDataSize)
+			copy(page, hob.Marshal())
+			alt := append(append([]byte(nil), data...), page...)
+			altSecs := append([]ovmf.TDVFSection(nil), secs...)
+			altSecs[hobIdx] = ovmf.TDVFSection{DataOffset: size, RawDataSize: uint32(hs.MemoryDataSize), MemoryAddress: hs.MemoryAddress, MemoryDataSize: hs.MemoryDataSize, Type: ovmf.TDVFSectionBFV, Attributes: ovmf.TDVFAttrMRExtend}
+			want, err := MRTD(alt, &ovmf.TDVFMetadata{Sections: altSecs}, order, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%d MiB %v: MRTD with an extended TD HOB = %v, want %v (the HOB as section data)", mem>>20, order, got, want)
+			}
+			plain, err := MeasureMRTD(mustImage(t, ovmftest.MustTDVFImage(ovmftest.TDVF{Size: size})), Config{Memory: mem, PageAddOrder: order})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plain == got {
+				t.Errorf("%d MiB %v: MR.EXTEND on the TD_HOB section does not change MRTD", mem>>20, order)
+			}
+		}
+	}
+}
+
+func mustImage(t testing.TB, data []byte) *ovmf.Image {
+	t.Helper()
+	img, err := ovmf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

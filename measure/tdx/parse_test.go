@@ -1,110 +1,19 @@
 package tdx
 
 import (
-	"bytes"
 	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
+	"github.com/measure-cc/measure/measure/acpiloader"
 	"github.com/measure-cc/measure/ovmf"
 )
 
-func TestSetupHeaderLayout(t *testing.T) {
-	if got := binary.Size(SetupHeader{}); got != SetupHeaderSize {
-		t.Errorf("binary.Size(SetupHeader{}) = %d, want %d", got, SetupHeaderSize)
-	}
-	if got := binary.Size(BiosLinkerLoaderAllocate{}); got != LoaderEntrySize {
-		t.Errorf("binary.Size(BiosLinkerLoaderAllocate{}) = %d, want %d", got, LoaderEntrySize)
-	}
+func TestLayouts(t *testing.T) {
 	if got := binary.Size(UEFIVariableData{}); got != 32 {
 		t.Errorf("binary.Size(UEFIVariableData{}) = %d, want 32", got)
-	}
-}
-
-// TestSetupHeaderDebianKernel reads the header of the Debian fixture
-// (raw-byte facts: "HdrS" protocol 2.15, 64-bit, loadable above 4 GiB).
-func TestSetupHeaderDebianKernel(t *testing.T) {
-	k := fixture(t, "debian/vmlinuz-6.1.0-56-cloud-amd64")
-	h, err := ParseSetupHeader(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Version != 0x20f || h.XLoadFlags&xlfCanBeLoadedAbove4G == 0 || h.LoadFlags&loadFlagLoadedHigh == 0 {
-		t.Errorf("header protocol %#x xloadflags %#x loadflags %#x, want 0x20f with CAN_BE_LOADED_ABOVE_4G and LOADED_HIGH", h.Version, h.XLoadFlags, h.LoadFlags)
-	}
-	if !bytes.Equal(h.Marshal(), k[SetupHeaderOffset:SetupHeaderOffset+SetupHeaderSize]) {
-		t.Error("Marshal(ParseSetupHeader(k)) differs from the kernel's bytes")
-	}
-	v := KernelVersionString(k, h)
-	rel, err := ParseKernelRelease(v)
-	if err != nil || rel != (KernelRelease{6, 1}) {
-		t.Errorf("kernel release of %q = %v, %v, want 6.1", v, rel, err)
-	}
-	p, err := PatchSetupHeader(k, LoaderPatch{Below4G: 2 << 30, Cmdline: "console=ttyS0 vga=0x317", HasInitrd: true, InitrdSize: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph, _ := ParseSetupHeader(p)
-	want := *h
-	want.TypeOfLoader = qemuLoaderType
-	want.LoadFlags |= loadFlagCanUseHeap
-	want.HeapEndPtr = highCmdlineAddr - highRealAddr - 0x200
-	want.CmdLinePtr = highCmdlineAddr
-	want.VidMode = 0x317
-	want.RamdiskImage = uint32(2<<30-qemuACPIDataSize-1-5000) &^ 4095
-	want.RamdiskSize = 5000
-	if !reflect.DeepEqual(*ph, want) {
-		t.Errorf("patched header = %+v, want %+v", *ph, want)
-	}
-	if !bytes.Equal(p[:SetupHeaderOffset], k[:SetupHeaderOffset]) || !bytes.Equal(p[SetupHeaderOffset+SetupHeaderSize:], k[SetupHeaderOffset+SetupHeaderSize:]) {
-		t.Error("PatchSetupHeader changed bytes outside the setup header")
-	}
-}
-
-func TestPatchSetupHeaderErrors(t *testing.T) {
-	k := make([]byte, 0x1000)
-	copy(k[0x202:], "HdrS")
-	binary.LittleEndian.PutUint16(k[0x206:], 0x20f)
-	k[0x211] = loadFlagLoadedHigh
-	tests := []struct {
-		name    string
-		kernel  []byte
-		p       LoaderPatch
-		wantErr string
-	}{
-		{"short", k[:0x100], LoaderPatch{Below4G: 1 << 30}, "too short"},
-		{"no magic", make([]byte, 0x1000), LoaderPatch{Below4G: 1 << 30}, "not a Linux bzImage"},
-		{"initrd too large", k, LoaderPatch{Below4G: 64 << 20, HasInitrd: true, InitrdSize: 64 << 20}, "initrd of 67108864 bytes is too large"},
-		{"bad vga", k, LoaderPatch{Below4G: 1 << 30, Cmdline: "vga=fast"}, "invalid vga="},
-		{"tiny memory", k, LoaderPatch{Below4G: 4096}, "too little to boot"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := PatchSetupHeader(tc.kernel, tc.p)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("PatchSetupHeader error = %v, want %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
-func TestAuthenticodeErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    []byte
-		wantErr string
-	}{
-		{"empty", nil, "PE image"},
-		{"not PE", bytes.Repeat([]byte{0x4d, 0x5a, 0}, 100), "PE image"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := AuthenticodeSHA384(tc.data)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("AuthenticodeSHA384 error = %v, want %q", err, tc.wantErr)
-			}
-		})
 	}
 }
 
@@ -218,28 +127,68 @@ func TestQ35RAM(t *testing.T) {
 	}
 }
 
-func TestLoaderFilesErrors(t *testing.T) {
-	bad := make([]byte, LoaderEntrySize)
-	binary.LittleEndian.PutUint32(bad, loaderCmdAllocate)
-	copy(bad[4:], bytes.Repeat([]byte{'a'}, LoaderFileNameSize))
+func TestACPIEventsErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		loader  []byte
+		tables  ACPITables
 		wantErr string
 	}{
-		{"empty", nil, "want a non-zero multiple of 128"},
-		{"ragged", make([]byte, 100), "want a non-zero multiple of 128"},
-		{"unterminated name", bad, "not NUL-terminated"},
+		{"empty", ACPITables{}, "want a non-zero multiple of 128"},
+		{"missing blob", ACPITables{Loader: mustLoader(t, acpiloader.RSDP)}, `allocates "etc/acpi/rsdp", which is not among the ACPI files given`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := LoaderFiles(tc.loader); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("LoaderFiles error = %v, want %q", err, tc.wantErr)
-			}
-			if _, err := acpiEvents(&ACPITables{Loader: tc.loader}); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			if _, err := acpiEvents(&tc.tables); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("acpiEvents error = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func mustLoader(t testing.TB, files ...string) []byte {
+	t.Helper()
+	var allocs []acpiloader.Allocation
+	for _, f := range files {
+		allocs = append(allocs, acpiloader.Allocation{File: f, Align: 64, Zone: acpiloader.ZoneHigh})
+	}
+	b, err := acpiloader.Marshal(allocs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLoadACPITables reads a dump by fw_cfg names and a flat one by base
+// names; a missing blob or an oversized file is an error naming it.
+func TestLoadACPITables(t *testing.T) {
+	loader := mustLoader(t, acpiloader.RSDP, acpiloader.Tables)
+	want := &ACPITables{Loader: loader, Files: map[string][]byte{acpiloader.RSDP: []byte("RSD PTR "), acpiloader.Tables: []byte("DSDT")}}
+	byName := fstest.MapFS{
+		"etc/table-loader": {Data: loader},
+		"etc/acpi/rsdp":    {Data: []byte("RSD PTR ")},
+		"etc/acpi/tables":  {Data: []byte("DSDT")},
+	}
+	flat := fstest.MapFS{
+		"table-loader": {Data: loader},
+		"rsdp":         {Data: []byte("RSD PTR ")},
+		"tables":       {Data: []byte("DSDT")},
+	}
+	for name, fsys := range map[string]fstest.MapFS{"fw_cfg names": byName, "base names": flat} {
+		got, err := LoadACPITables(fsys)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("LoadACPITables(%s) = %+v, %v, want %+v", name, got, err, want)
+		}
+	}
+	delete(flat, "tables")
+	if _, err := LoadACPITables(flat); err == nil || !strings.Contains(err.Error(), "etc/acpi/tables") {
+		t.Errorf("LoadACPITables without tables: %v, want an error naming etc/acpi/tables", err)
+	}
+	flat["tables"] = &fstest.MapFile{Data: make([]byte, MaxACPIFileSize+1)}
+	if _, err := LoadACPITables(flat); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("LoadACPITables with a huge file: %v", err)
+	}
+	if _, err := LoadACPITables(fstest.MapFS{}); err == nil || !strings.Contains(err.Error(), "etc/table-loader") {
+		t.Errorf("LoadACPITables of an empty directory: %v", err)
 	}
 }
 
@@ -262,11 +211,35 @@ func FuzzParseTDHOB(f *testing.F) {
 	})
 }
 
-// FuzzAuthenticode: hostile PE images never panic.
-func FuzzAuthenticode(f *testing.F) {
-	f.Add([]byte("MZ"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = AuthenticodeSHA384(b)
-		_, _ = ParseSetupHeader(b)
-	})
+func TestParseMemorySize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+	}{
+		{"2G", 2 << 30}, {"2048M", 2 << 30}, {"2048", 2 << 30}, {"1T", 1 << 40},
+		{"512m", 512 << 20}, {"4GiB", 4 << 30}, {"64K", 64 << 10}, {"2816M", 0xb0000000},
+		{"128MB", 128 << 20}, {"4194304K", 4 << 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseMemorySize(tc.in)
+			if err != nil || got != tc.want {
+				t.Errorf("ParseMemorySize(%q) = %d, %v, want %d", tc.in, got, err, tc.want)
+			}
+			if back, err := ParseMemorySize(FormatMemorySize(got)); err != nil || back != got {
+				t.Errorf("ParseMemorySize(FormatMemorySize(%d)) = %d, %v", got, back, err)
+			}
+		})
+	}
+	for _, tc := range []struct{ in, wantErr string }{
+		{"3x", "want a size such as 2G"}, {"0", "want a size such as 2G"}, {"", "want a size such as 2G"},
+		{"1K", "not a multiple of 4 KiB"}, {"5000T", "more than the 4 PiB"}, {"-1G", "want a size"},
+	} {
+		if _, err := ParseMemorySize(tc.in); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("ParseMemorySize(%q) error = %v, want %q", tc.in, err, tc.wantErr)
+		}
+	}
+	if got := FormatMemorySize(DefaultMemory); got != "128M" {
+		t.Errorf("FormatMemorySize(DefaultMemory) = %q, want 128M", got)
+	}
 }

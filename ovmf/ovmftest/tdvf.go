@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/ovmf/varstore"
 )
 
 // TDVF describes a synthetic TDX firmware image: the inverse of
@@ -21,36 +22,14 @@ type TDVF struct {
 	VarStore bool
 }
 
-// EmptyVariableStore returns size bytes of a firmware volume holding an empty
-// authenticated variable store (PI spec EFI_FIRMWARE_VOLUME_HEADER; edk2
-// VariableFormat.h VARIABLE_STORE_HEADER), erased bytes 0xff after it.
+// EmptyVariableStore returns size bytes (a multiple of 4 KiB) of a firmware
+// volume holding an empty authenticated variable store, as in a fresh
+// OVMF_VARS.fd: varstore.Marshal without variables.
 func EmptyVariableStore(size int) []byte {
-	const headerLength = 0x48 // FV header with one block-map entry and its terminator
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = 0xff
+	b, err := varstore.Marshal(nil, size)
+	if err != nil {
+		panic(err)
 	}
-	clear(b[:headerLength])
-	nvData := ovmf.MustParseGUID("fff12b8d-7696-4c8b-a985-2747075b4f50") // gEfiSystemNvDataFvGuid
-	copy(b[16:], nvData[:])
-	binary.LittleEndian.PutUint64(b[0x20:], uint64(size))
-	copy(b[0x28:], "_FVH")
-	binary.LittleEndian.PutUint32(b[0x2c:], 0x4feff)
-	binary.LittleEndian.PutUint16(b[0x30:], headerLength)
-	b[0x37] = 2 // revision
-	binary.LittleEndian.PutUint32(b[0x38:], uint32(size/ovmf.PageSize))
-	binary.LittleEndian.PutUint32(b[0x3c:], ovmf.PageSize)
-	var sum uint16
-	for i := 0; i < headerLength; i += 2 {
-		sum += binary.LittleEndian.Uint16(b[i:])
-	}
-	binary.LittleEndian.PutUint16(b[0x32:], -sum)
-	store := b[headerLength:]
-	auth := ovmf.MustParseGUID("aaf32c78-947b-439a-a180-2e144ec37792") // gEfiAuthenticatedVariableGuid
-	copy(store, auth[:])
-	binary.LittleEndian.PutUint32(store[16:], uint32(size-headerLength))
-	store[20], store[21] = 0x5a, 0xfe // VARIABLE_STORE_FORMATTED, VARIABLE_STORE_HEALTHY
-	clear(store[22:28])
 	return b
 }
 

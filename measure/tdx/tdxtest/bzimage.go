@@ -1,7 +1,7 @@
 // Package tdxtest builds synthetic inputs for the tests of package tdx: a
 // small x86 bzImage that is also a valid PE32+ EFI application, the inverse
-// of what tdx.ParseSetupHeader, tdx.KernelVersionString and
-// tdx.AuthenticodeSHA384 read. It does not build anything that boots.
+// of what bzimage.ParseSetupHeader, bzimage.VersionString and
+// authenticode.SHA384 read. It does not build anything that boots.
 package tdxtest
 
 import (
@@ -9,6 +9,8 @@ import (
 	"debug/pe"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/measure-cc/measure/measure/bzimage"
 )
 
 // Layout of the image BzImage returns. The PE headers follow the MS-DOS stub
@@ -18,34 +20,29 @@ import (
 // version string, ".text" the (filler) protected-mode payload.
 const (
 	// SetupHeaderOffset is where struct setup_header starts.
-	SetupHeaderOffset = 0x1f1
+	SetupHeaderOffset = bzimage.SetupHeaderOffset
 	// VersionOffset is where the kernel version string starts.
 	VersionOffset = 0x300
 	// MaxVersionLen is the longest version string BzImage accepts: the
 	// string and its NUL fill the setup code up to its end.
 	MaxVersionLen = setupEnd - VersionOffset - 1
 
-	dosLfanewOffset   = 0x3c // e_lfanew: file offset of "PE\0\0"
-	peHeaderOffset    = 0x40
-	peSignature       = "PE\x00\x00"
-	sectorSize        = 512
-	setupSects        = 1                             // setup_sects: setup is (1+1) sectors
-	setupEnd          = (setupSects + 1) * sectorSize // 0x400
-	sizeOfHeaders     = 0x200
-	fileAlignment     = 0x200
-	sectionAlignment  = 0x1000
-	payloadSize       = 0x200
-	imageSize         = setupEnd + payloadSize
-	numDataDirs       = 16
-	bootFlag          = 0xaa55
-	headerMagic       = "HdrS"
-	kernelVersionBase = 0x200 // kernel_version is relative to this
-	checkSum          = 0x5eed5eed
+	dosLfanewOffset  = 0x3c // e_lfanew: file offset of "PE\0\0"
+	peHeaderOffset   = 0x40
+	peSignature      = "PE\x00\x00"
+	setupSects       = 1                                     // setup_sects: setup is (1+1) sectors
+	setupEnd         = (setupSects + 1) * bzimage.SectorSize // 0x400
+	sizeOfHeaders    = 0x200
+	fileAlignment    = 0x200
+	sectionAlignment = 0x1000
+	payloadSize      = 0x200
+	imageSize        = setupEnd + payloadSize
+	numDataDirs      = 16
+	bootFlag         = 0xaa55
+	checkSum         = 0x5eed5eed
 
 	// setup_header fields (bootparam.h) BzImage sets.
 	protocolVersion   = 0x020f // boot protocol 2.15
-	loadFlags         = 0x01   // LOADED_HIGH
-	xLoadFlags        = 0x03   // XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G
 	code32Start       = 0x100000
 	initrdAddrMax     = 0x7fffffff
 	kernelAlignment   = 0x200000
@@ -54,48 +51,6 @@ const (
 	initSize          = 0x10000
 	relocatableKernel = 1
 )
-
-// setupHeader is struct setup_header up to init_size (boot protocol 2.10),
-// the fields BzImage writes (arch/x86/include/uapi/asm/bootparam.h).
-type setupHeader struct {
-	SetupSects          uint8
-	RootFlags           uint16
-	SysSize             uint32
-	RAMSize             uint16
-	VidMode             uint16
-	RootDev             uint16
-	BootFlag            uint16
-	Jump                uint16
-	Header              [4]byte
-	Version             uint16
-	RealmodeSwtch       uint32
-	StartSysSeg         uint16
-	KernelVersion       uint16
-	TypeOfLoader        uint8
-	LoadFlags           uint8
-	SetupMoveSize       uint16
-	Code32Start         uint32
-	RamdiskImage        uint32
-	RamdiskSize         uint32
-	BootsectKludge      uint32
-	HeapEndPtr          uint16
-	ExtLoaderVer        uint8
-	ExtLoaderType       uint8
-	CmdLinePtr          uint32
-	InitrdAddrMax       uint32
-	KernelAlignment     uint32
-	RelocatableKernel   uint8
-	MinAlignment        uint8
-	XLoadFlags          uint16
-	CmdlineSize         uint32
-	HardwareSubarch     uint32
-	HardwareSubarchData uint64
-	PayloadOffset       uint32
-	PayloadLength       uint32
-	SetupData           uint64
-	PrefAddress         uint64
-	InitSize            uint32
-}
 
 // BzImage returns a 1.5 KiB bzImage: a setup header with magic "HdrS",
 // boot protocol 2.15, setup_sects 1, LOADED_HIGH and a kernel_version
@@ -147,28 +102,24 @@ func BzImage(version string) []byte {
 	}
 	copy(img[peHeaderOffset:], hdrs.Bytes())
 
-	h := setupHeader{
+	h := bzimage.SetupHeader{
 		SetupSects:        setupSects,
 		SysSize:           payloadSize / 16,
 		BootFlag:          bootFlag,
 		Version:           protocolVersion,
-		KernelVersion:     VersionOffset - kernelVersionBase,
-		LoadFlags:         loadFlags,
+		KernelVersion:     VersionOffset - bzimage.VersionBase,
+		LoadFlags:         bzimage.LoadedHigh,
 		Code32Start:       code32Start,
 		InitrdAddrMax:     initrdAddrMax,
 		KernelAlignment:   kernelAlignment,
 		RelocatableKernel: relocatableKernel,
-		XLoadFlags:        xLoadFlags,
+		XLoadFlags:        bzimage.XLFKernel64 | bzimage.XLFCanBeLoadedAbove4G,
 		CmdlineSize:       cmdlineSize,
 		PrefAddress:       prefAddress,
 		InitSize:          initSize,
 	}
-	copy(h.Header[:], headerMagic)
-	b, err := binary.Append(nil, binary.LittleEndian, h)
-	if err != nil {
-		panic(err)
-	}
-	copy(img[SetupHeaderOffset:], b)
+	copy(h.Header[:], bzimage.Magic)
+	copy(img[SetupHeaderOffset:], h.Marshal())
 	copy(img[VersionOffset:], version)
 
 	for i := range payloadSize { // deterministic filler

@@ -20,22 +20,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/measure-cc/measure/measure/tdx"
+	"github.com/measure-cc/measure/measure/authenticode"
+	"github.com/measure-cc/measure/measure/bzimage"
 	"github.com/measure-cc/measure/measure/tdx/tdxtest"
 )
 
-// TestBzImageSetupHeader checks that package tdx reads the setup header and
+// TestBzImageSetupHeader checks that package bzimage reads the setup header and
 // version string BzImage writes.
 func TestBzImageSetupHeader(t *testing.T) {
-	if tdxtest.SetupHeaderOffset != tdx.SetupHeaderOffset {
-		t.Fatalf("tdxtest.SetupHeaderOffset = %#x, tdx.SetupHeaderOffset = %#x", tdxtest.SetupHeaderOffset, tdx.SetupHeaderOffset)
-	}
 	for _, version := range []string{"6.12.0-tdxtest (synthetic) #1 SMP", "6.1.0", "", strings.Repeat("9", tdxtest.MaxVersionLen)} {
 		k := tdxtest.BzImage(version)
 		if !bytes.Equal(k, tdxtest.BzImage(version)) {
 			t.Errorf("BzImage(%q) differs between two calls", version)
 		}
-		h, err := tdx.ParseSetupHeader(k)
+		h, err := bzimage.ParseSetupHeader(k)
 		if err != nil {
 			t.Fatalf("ParseSetupHeader(BzImage(%q)): %v", version, err)
 		}
@@ -45,16 +43,16 @@ func TestBzImageSetupHeader(t *testing.T) {
 		if int(h.KernelVersion)+0x200 != tdxtest.VersionOffset {
 			t.Errorf("kernel_version = %#x, want %#x", h.KernelVersion, tdxtest.VersionOffset-0x200)
 		}
-		if got := tdx.KernelVersionString(k, h); got != version {
+		if got := bzimage.VersionString(k, h); got != version {
 			t.Errorf("KernelVersionString(BzImage(%q)) = %q", version, got)
 		}
 	}
 	k := tdxtest.BzImage("6.12.0-tdxtest")
-	h, err := tdx.ParseSetupHeader(k)
+	h, err := bzimage.ParseSetupHeader(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel, err := tdx.ParseKernelRelease(tdx.KernelVersionString(k, h)); err != nil || rel != (tdx.KernelRelease{Major: 6, Minor: 12}) {
+	if rel, err := bzimage.ParseRelease(bzimage.VersionString(k, h)); err != nil || rel != (bzimage.Release{Major: 6, Minor: 12}) {
 		t.Errorf("kernel release = %v, %v, want 6.12", rel, err)
 	}
 }
@@ -72,15 +70,15 @@ func TestBzImageRejectsBadVersion(t *testing.T) {
 	}
 }
 
-// authenticode computes the Authenticode digest of a PE32+ image without an
+// independentAuthenticode computes the Authenticode digest of a PE32+ image without an
 // attribute certificate table, following "Windows Authenticode Portable
 // Executable Signature Format" (Calculating the PE Image Hash) and the
 // offsets of the Microsoft PE Format specification, independently of
-// tdx.AuthenticodeSHA384: the headers up to SizeOfHeaders without the
+// authenticode.SHA384: the headers up to SizeOfHeaders without the
 // CheckSum field and the Certificate Table data directory entry, the
 // sections sorted by PointerToRawData, then the bytes after the last
 // section.
-func authenticode(t *testing.T, img []byte) [48]byte {
+func independentAuthenticode(t *testing.T, img []byte) [48]byte {
 	t.Helper()
 	le := binary.LittleEndian
 	peOff := int(le.Uint32(img[0x3c:])) // e_lfanew
@@ -122,34 +120,34 @@ func authenticode(t *testing.T, img []byte) [48]byte {
 	return d
 }
 
-// TestBzImageAuthenticode checks tdx.AuthenticodeSHA384 of the image
+// TestBzImageAuthenticode checks authenticode.SHA384 of the image
 // against the digest computed here by the definition: CheckSum is excluded,
 // the payload is not.
 func TestBzImageAuthenticode(t *testing.T) {
 	k := tdxtest.BzImage("6.12.0-tdxtest")
-	got, err := tdx.AuthenticodeSHA384(k)
+	got, err := authenticode.SHA384(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := authenticode(t, k); got != want {
+	if want := independentAuthenticode(t, k); got != want {
 		t.Errorf("AuthenticodeSHA384(BzImage) = %x, want %x", got, want)
 	}
 	peOff := int(binary.LittleEndian.Uint32(k[0x3c:]))
 	other := bytes.Clone(k)
 	binary.LittleEndian.PutUint32(other[peOff+24+64:], 0x12345678) // CheckSum
-	if d, err := tdx.AuthenticodeSHA384(other); err != nil || d != got {
+	if d, err := authenticode.SHA384(other); err != nil || d != got {
 		t.Errorf("AuthenticodeSHA384 with another CheckSum = %x, %v, want %x", d, err, got)
 	}
 	other = bytes.Clone(k)
 	other[len(other)-1] ^= 1 // last byte of .text
-	if d, err := tdx.AuthenticodeSHA384(other); err != nil || d == got {
+	if d, err := authenticode.SHA384(other); err != nil || d == got {
 		t.Errorf("AuthenticodeSHA384 with another payload = %x, %v, want a digest other than %x", d, err, got)
 	}
 }
 
 // TestBzImageOsslsigncode signs the image with osslsigncode (SHA-384, a
 // throwaway self-signed certificate) and compares the message digest it
-// records and recomputes with tdx.AuthenticodeSHA384 of the unsigned image:
+// records and recomputes with authenticode.SHA384 of the unsigned image:
 // signing changes only the CheckSum and the certificate table, which the
 // digest excludes. Skipped without osslsigncode.
 func TestBzImageOsslsigncode(t *testing.T) {
@@ -195,7 +193,7 @@ func TestBzImageOsslsigncode(t *testing.T) {
 	}
 	// verify fails on the self-signed chain but prints the digests first.
 	out, _ := exec.Command(tool, "verify", "-in", signed).CombinedOutput()
-	want, err := tdx.AuthenticodeSHA384(k)
+	want, err := authenticode.SHA384(k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,12 @@
-package tdx
+// Package bzimage reads and writes the setup header of a Linux x86 bzImage
+// (the boot protocol of Documentation/arch/x86/boot.rst): the header itself,
+// the kernel version string it points at, and the loader fields QEMU writes
+// into it before it hands the kernel to the firmware. The TDX measurements
+// (RTMR1 hashes the kernel as the firmware sees it) and the tests that build
+// synthetic kernels share it.
+//
+// It does not decompress or run the kernel. Standard library only.
+package bzimage
 
 import (
 	"bytes"
@@ -61,13 +69,22 @@ const (
 	// SetupHeaderSize is binary.Size(SetupHeader{}).
 	SetupHeaderSize = 0x26c - SetupHeaderOffset
 
-	kernelVersionBase      = 0x200  // KernelVersion is relative to this
+	// VersionBase is what SetupHeader.KernelVersion is relative to.
+	VersionBase = 0x200
+	// Magic is SetupHeader.Header.
+	Magic = "HdrS"
+	// SectorSize is the unit of SetupHeader.SetupSects.
+	SectorSize = 512
+
+	// LoadFlags and XLoadFlags bits.
+	LoadedHigh            = 0x01   // LOADED_HIGH
+	CanUseHeap            = 0x80   // CAN_USE_HEAP
+	XLFKernel64           = 1 << 0 // XLF_KERNEL_64
+	XLFCanBeLoadedAbove4G = 1 << 1 // XLF_CAN_BE_LOADED_ABOVE_4G
+
 	oldCmdlineMagicOffset  = 0x20   // cmd_line_magic, protocol < 2.02
 	oldCmdlineOffsetOffset = 0x22   // cmd_line_offset, protocol < 2.02
 	oldCmdlineMagic        = 0xa33f //
-	loadFlagLoadedHigh     = 0x01   // LOADED_HIGH
-	loadFlagCanUseHeap     = 0x80   // CAN_USE_HEAP
-	xlfCanBeLoadedAbove4G  = 1 << 1 // XLF_CAN_BE_LOADED_ABOVE_4G
 	qemuLoaderType         = 0xb0   // "B reserved for QEMU", revision 0
 	defaultInitrdAddrMax   = 0x37ffffff
 	qemuACPIDataSize       = 0x20000 + 0x8000 // hw/i386/pc.c, pcmc->acpi_data_size
@@ -76,13 +93,11 @@ const (
 	lowRealAddr            = 0x90000
 	lowCmdlineTop          = 0x9a000
 	defaultSetupSects      = 4
-	sectorSize             = 512
 	protocolInitrd         = 0x200
 	protocolHeap           = 0x201
 	protocolCmdlinePtr     = 0x202
 	protocolInitrdAddrMax  = 0x203
 	protocolXLoadFlags     = 0x20c
-	headerMagic            = "HdrS"
 )
 
 // ParseSetupHeader reads the setup header of a bzImage.
@@ -94,8 +109,8 @@ func ParseSetupHeader(kernel []byte) (*SetupHeader, error) {
 	if _, err := binary.Decode(kernel[SetupHeaderOffset:], binary.LittleEndian, &h); err != nil {
 		return nil, fmt.Errorf("kernel setup header at %#x: %w", SetupHeaderOffset, err)
 	}
-	if string(h.Header[:]) != headerMagic {
-		return nil, fmt.Errorf("kernel setup header at %#x: magic %q, want %q: not a Linux bzImage", SetupHeaderOffset+0x11, h.Header[:], headerMagic)
+	if string(h.Header[:]) != Magic {
+		return nil, fmt.Errorf("kernel setup header at %#x: magic %q, want %q: not a Linux bzImage", SetupHeaderOffset+0x11, h.Header[:], Magic)
 	}
 	return &h, nil
 }
@@ -112,17 +127,17 @@ func (h *SetupHeader) SetupSize() int {
 	if n == 0 {
 		n = defaultSetupSects
 	}
-	return (n + 1) * sectorSize
+	return (n + 1) * SectorSize
 }
 
-// KernelVersionString returns the version string the header points at, e.g.
+// VersionString returns the version string the header points at, e.g.
 // "6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ...", or ""
 // when it has none.
-func KernelVersionString(kernel []byte, h *SetupHeader) string {
+func VersionString(kernel []byte, h *SetupHeader) string {
 	if h.KernelVersion == 0 || h.Version < protocolInitrd {
 		return ""
 	}
-	off := kernelVersionBase + int(h.KernelVersion)
+	off := VersionBase + int(h.KernelVersion)
 	end := min(len(kernel), h.SetupSize(), off+256)
 	if off >= end {
 		return ""
@@ -134,28 +149,28 @@ func KernelVersionString(kernel []byte, h *SetupHeader) string {
 	return string(s)
 }
 
-// KernelRelease is a kernel's major and minor version.
-type KernelRelease struct{ Major, Minor int }
+// Release is a kernel's major and minor version.
+type Release struct{ Major, Minor int }
 
 // AtLeast reports whether r is major.minor or later.
-func (r KernelRelease) AtLeast(major, minor int) bool {
+func (r Release) AtLeast(major, minor int) bool {
 	return r.Major > major || r.Major == major && r.Minor >= minor
 }
 
-func (r KernelRelease) String() string { return fmt.Sprintf("%d.%d", r.Major, r.Minor) }
+func (r Release) String() string { return fmt.Sprintf("%d.%d", r.Major, r.Minor) }
 
-// ParseKernelRelease reads "6.1" from a version string "6.1.0-56-cloud-amd64 ...".
-func ParseKernelRelease(version string) (KernelRelease, error) {
+// ParseRelease reads "6.1" from a version string "6.1.0-56-cloud-amd64 ...".
+func ParseRelease(version string) (Release, error) {
 	f := strings.FieldsFunc(version, func(r rune) bool { return r < '0' || r > '9' })
 	if len(f) < 2 || !strings.HasPrefix(version, f[0]+".") {
-		return KernelRelease{}, fmt.Errorf("kernel version %q: want it to start with major.minor", version)
+		return Release{}, fmt.Errorf("kernel version %q: want it to start with major.minor", version)
 	}
 	maj, err1 := strconv.Atoi(f[0])
 	minr, err2 := strconv.Atoi(f[1])
 	if err1 != nil || err2 != nil {
-		return KernelRelease{}, fmt.Errorf("kernel version %q: want it to start with major.minor", version)
+		return Release{}, fmt.Errorf("kernel version %q: want it to start with major.minor", version)
 	}
-	return KernelRelease{Major: maj, Minor: minr}, nil
+	return Release{Major: maj, Minor: minr}, nil
 }
 
 // LoaderPatch is what QEMU (hw/i386/x86-common.c, x86_load_linux) writes
@@ -171,10 +186,10 @@ type LoaderPatch struct {
 	InitrdSize uint64
 }
 
-// PatchSetupHeader returns a copy of kernel with the setup header patched as
+// Patch returns a copy of kernel with the setup header patched as
 // QEMU does: loader type, CAN_USE_HEAP and heap end, command line pointer,
 // vga= mode, and the initrd address and size.
-func PatchSetupHeader(kernel []byte, p LoaderPatch) ([]byte, error) {
+func Patch(kernel []byte, p LoaderPatch) ([]byte, error) {
 	h, err := ParseSetupHeader(kernel)
 	if err != nil {
 		return nil, err
@@ -184,7 +199,7 @@ func PatchSetupHeader(kernel []byte, p LoaderPatch) ([]byte, error) {
 	cmdlineSize := uint32(len(p.Cmdline)+16) &^ 15
 	var realAddr, cmdlineAddr uint32
 	switch {
-	case protocol < protocolInitrd || h.LoadFlags&loadFlagLoadedHigh == 0:
+	case protocol < protocolInitrd || h.LoadFlags&LoadedHigh == 0:
 		realAddr, cmdlineAddr = lowRealAddr, lowCmdlineTop-cmdlineSize
 	case protocol < protocolCmdlinePtr:
 		realAddr, cmdlineAddr = lowRealAddr, lowCmdlineTop-cmdlineSize
@@ -193,7 +208,7 @@ func PatchSetupHeader(kernel []byte, p LoaderPatch) ([]byte, error) {
 	}
 	var initrdMax uint32
 	switch {
-	case protocol >= protocolXLoadFlags && h.XLoadFlags&xlfCanBeLoadedAbove4G != 0:
+	case protocol >= protocolXLoadFlags && h.XLoadFlags&XLFCanBeLoadedAbove4G != 0:
 		initrdMax = 0xffffffff
 	case protocol >= protocolInitrdAddrMax:
 		initrdMax = h.InitrdAddrMax
@@ -221,7 +236,7 @@ func PatchSetupHeader(kernel []byte, p LoaderPatch) ([]byte, error) {
 		h.TypeOfLoader = qemuLoaderType
 	}
 	if protocol >= protocolHeap {
-		h.LoadFlags |= loadFlagCanUseHeap
+		h.LoadFlags |= CanUseHeap
 		h.HeapEndPtr = uint16(cmdlineAddr - realAddr - 0x200)
 	}
 	if p.HasInitrd {

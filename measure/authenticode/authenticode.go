@@ -1,4 +1,11 @@
-package tdx
+// Package authenticode computes the Authenticode digest of a PE/COFF image
+// (Windows Authenticode Portable Executable Signature Format, "Calculating
+// the PE Image Hash") as edk2 computes it when it measures an EFI
+// application: what RTMR1 of a TDX guest (and a TPM's PCR 4) records for the
+// kernel's EFI stub.
+//
+// It does not verify signatures. Standard library only.
+package authenticode
 
 import (
 	"bytes"
@@ -23,20 +30,20 @@ const (
 	dataDirSecurity        = 4 // IMAGE_DIRECTORY_ENTRY_SECURITY
 )
 
-// AuthenticodeSHA384 returns the Authenticode digest of a PE/COFF image as
+// SHA384 returns the Authenticode SHA-384 digest of a PE/COFF image as
 // edk2 computes it when it measures an EFI application
 // (SecurityPkg DxeTpm2MeasureBootLib, OvmfPkg/Tcg/TdTcg2Dxe MeasureBootPeCoff.c):
 // the headers without the checksum and the certificate-table entry, the
 // sections in file order, then any bytes after them except the certificate
 // table.
-func AuthenticodeSHA384(image []byte) (Digest, error) {
+func SHA384(image []byte) ([sha512.Size384]byte, error) {
 	f, err := pe.NewFile(bytes.NewReader(image))
 	if err != nil {
-		return Digest{}, fmt.Errorf("PE image: %w", err)
+		return [sha512.Size384]byte{}, fmt.Errorf("PE image: %w", err)
 	}
 	defer f.Close()
 	if len(image) < peSignatureOffsetField+4 {
-		return Digest{}, fmt.Errorf("PE image: %d bytes, too short for an MS-DOS header", len(image))
+		return [sha512.Size384]byte{}, fmt.Errorf("PE image: %d bytes, too short for an MS-DOS header", len(image))
 	}
 	opt := int64(binary.LittleEndian.Uint32(image[peSignatureOffsetField:])) + peSignatureSize + coffHeaderSize
 	var sizeOfHeaders, numDirs uint32
@@ -54,13 +61,13 @@ func AuthenticodeSHA384(image []byte) (Digest, error) {
 			certDir = oh.DataDirectory[dataDirSecurity]
 		}
 	default:
-		return Digest{}, fmt.Errorf("PE image: no optional header")
+		return [sha512.Size384]byte{}, fmt.Errorf("PE image: no optional header")
 	}
 	size := int64(len(image))
 	checksum := opt + optCheckSumOffset
 	certEntry := dataDir + dataDirSecurity*dataDirEntrySize
 	if int64(sizeOfHeaders) > size || checksum+4 > int64(sizeOfHeaders) {
-		return Digest{}, fmt.Errorf("PE image: SizeOfHeaders %#x, want %#x to %#x", sizeOfHeaders, checksum+4, size)
+		return [sha512.Size384]byte{}, fmt.Errorf("PE image: SizeOfHeaders %#x, want %#x to %#x", sizeOfHeaders, checksum+4, size)
 	}
 	h := sha512.New384()
 	h.Write(image[:checksum])
@@ -68,7 +75,7 @@ func AuthenticodeSHA384(image []byte) (Digest, error) {
 		h.Write(image[checksum+4 : sizeOfHeaders])
 	} else {
 		if certEntry+dataDirEntrySize > int64(sizeOfHeaders) {
-			return Digest{}, fmt.Errorf("PE image: certificate table entry at %#x lies past SizeOfHeaders %#x", certEntry, sizeOfHeaders)
+			return [sha512.Size384]byte{}, fmt.Errorf("PE image: certificate table entry at %#x lies past SizeOfHeaders %#x", certEntry, sizeOfHeaders)
 		}
 		h.Write(image[checksum+4 : certEntry])
 		h.Write(image[certEntry+dataDirEntrySize : sizeOfHeaders])
@@ -84,7 +91,7 @@ func AuthenticodeSHA384(image []byte) (Digest, error) {
 		}
 		end := int64(s.Offset) + int64(s.Size)
 		if end > size {
-			return Digest{}, fmt.Errorf("PE image: section %q at %#x+%#x ends past the %#x-byte file", s.Name, s.Offset, s.Size, size)
+			return [sha512.Size384]byte{}, fmt.Errorf("PE image: section %q at %#x+%#x ends past the %#x-byte file", s.Name, s.Offset, s.Size, size)
 		}
 		h.Write(image[s.Offset:end])
 		hashed += int64(s.Size)
@@ -92,11 +99,11 @@ func AuthenticodeSHA384(image []byte) (Digest, error) {
 	if size > hashed {
 		certSize := int64(certDir.Size)
 		if size < hashed+certSize {
-			return Digest{}, fmt.Errorf("PE image: %#x bytes hashed and a %#x-byte certificate table exceed the %#x-byte file", hashed, certSize, size)
+			return [sha512.Size384]byte{}, fmt.Errorf("PE image: %#x bytes hashed and a %#x-byte certificate table exceed the %#x-byte file", hashed, certSize, size)
 		}
 		h.Write(image[hashed : size-certSize])
 	}
-	var d Digest
+	var d [sha512.Size384]byte
 	h.Sum(d[:0])
 	return d, nil
 }

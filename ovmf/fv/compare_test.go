@@ -1,4 +1,4 @@
-package fvdiff
+package fv_test
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/measure-cc/measure/ovmf/fv"
 )
 
-func fixture(t *testing.T, name string) []byte {
+func diffFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "debian", name))
 	if err != nil {
@@ -26,9 +26,9 @@ func TestCompareDebian(t *testing.T) {
 	if testing.Short() {
 		t.Skip("inflates two LZMA volumes: seconds")
 	}
-	a := fixture(t, "trixie-OVMF_CODE_4M.fd")
-	b := fixture(t, "bookworm-OVMF_CODE_4M.fd")
-	rep, err := Compare(a, b)
+	a := diffFixture(t, "trixie-OVMF_CODE_4M.fd")
+	b := diffFixture(t, "bookworm-OVMF_CODE_4M.fd")
+	rep, err := fv.Compare(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,17 +48,17 @@ func TestCompareDebian(t *testing.T) {
 }
 
 func TestCompareIdentical(t *testing.T) {
-	a := fixture(t, "trixie-OVMF_CODE_4M.fd")
-	rep, err := Compare(a, a)
+	a := diffFixture(t, "trixie-OVMF_CODE_4M.fd")
+	rep, err := fv.Compare(a, a)
 	if err != nil || !rep.Identical || len(rep.Changes) != 0 {
 		t.Errorf("Compare(a, a) = %+v, %v, want identical", rep, err)
 	}
 }
 
-func TestDecompressOtherGUID(t *testing.T) {
-	out, ok, err := Decompress(LZMAGUID, []byte("not lzma"))
+func TestCompareCorruptLZMA(t *testing.T) {
+	out, ok, err := fv.LZMASection(fv.LZMAGUID, []byte("not lzma"))
 	if err == nil || ok || out != nil {
-		t.Errorf("Decompress(garbage) = %v, %v, %v, want an error", out, ok, err)
+		t.Errorf("LZMASection(garbage) = %v, %v, %v, want an error", out, ok, err)
 	}
 }
 
@@ -69,14 +69,14 @@ func TestCompareSynthetic(t *testing.T) {
 				fv.MarshalSection(fv.SectionPE32, []byte(pe)), fv.MarshalUISection("PeiCore")))
 		return v
 	}
-	rep, err := Compare(vol("core"), vol("CORE"))
+	rep, err := fv.Compare(vol("core"), vol("CORE"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Changes) != 1 || rep.Changes[0].A.UI != "PeiCore" || rep.DiffBytes != 4 {
 		t.Errorf("Compare() = %+v, want PeiCore changed in 4 bytes", rep)
 	}
-	raw, err := Compare([]byte("abc"), []byte("abd"))
+	raw, err := fv.Compare([]byte("abc"), []byte("abd"))
 	if err != nil || raw.Note == "" || raw.DiffBytes != 1 {
 		t.Errorf("Compare(raw) = %+v, %v, want a note and 1 byte", raw, err)
 	}
@@ -88,7 +88,7 @@ func TestCompareWholeImages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("inflates LZMA volumes: seconds")
 	}
-	rep, err := Compare(fixture(t, "trixie-OVMF_VARS_4M.fd"), fixture(t, "trixie-OVMF_VARS_4M.ms.fd"))
+	rep, err := fv.Compare(diffFixture(t, "trixie-OVMF_VARS_4M.fd"), diffFixture(t, "trixie-OVMF_VARS_4M.ms.fd"))
 	if err != nil {
 		t.Fatal(err)
 	}
