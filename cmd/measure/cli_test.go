@@ -84,15 +84,15 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown command", []string{"tpm"}, exitUsage, "unknown command"},
 		{"inspect without file", []string{"ovmf", "inspect"}, exitUsage, "accepts 1 arg"},
 		{"missing file", append(snp, "--ovmf", "/nonexistent/OVMF.fd"), exitUnreadable, "no such file or directory"},
-		{"directory", append(snp, "--ovmf", dir), exitError, "is a directory"},
-		{"kernel is a directory", []string{"sev", "--ovmf", bookworm, "--kernel", dir}, exitError, "is a directory"},
+		{"directory", append(snp, "--ovmf", dir), exitUnreadable, "is a directory"},
+		{"kernel is a directory", []string{"sev", "--ovmf", bookworm, "--kernel", dir}, exitUnreadable, "is a directory"},
 		{"truncated firmware", append(snp, "--ovmf", truncated), exitError, "not a multiple of 4 KiB"},
 		{"no footer table", append(snp, "--ovmf", tail), exitError, "no SEV metadata"},
 		{"no SEV metadata", append(snp, "--ovmf", code4m), exitError, "no SEV metadata"},
 		{"overlapping sections", append(snp, "--ovmf", overlapping), exitError, "overlap"},
 		{"seves without reset block", []string{"seves", "--vcpus", "2", "--vcpu-type", "EPYC", "--ovmf", noResetFile}, exitError, "no SEV-ES reset block"},
 		{"kernel without hashes table", []string{"sev", "--ovmf", bookworm, "--kernel", initrd}, exitError, "hashes table"},
-		{"inspect directory", []string{"ovmf", "inspect", dir}, exitError, "is a directory"},
+		{"inspect directory", []string{"ovmf", "inspect", dir}, exitUnreadable, "is a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,10 +129,11 @@ func TestOutputFormats(t *testing.T) {
 	}
 
 	js, _, _ := runCLI(append(single, "--output", "json")...)
-	var rec map[string]any
-	if err := json.Unmarshal([]byte(js), &rec); err != nil {
-		t.Fatalf("json output: %v\n%s", err, js)
+	var jsonRecs []map[string]any
+	if err := json.Unmarshal([]byte(js), &jsonRecs); err != nil || len(jsonRecs) != 1 {
+		t.Fatalf("json output, want an array of jsonRecs: %v\n%s", err, js)
 	}
+	rec := jsonRecs[0]
 	for k, want := range map[string]any{
 		"platform": "sev-snp", "vmm_type": "qemu", "vcpus": 4.0, "vcpu_type": "EPYC-v4", "vcpu_sig": "0x800f12",
 		"guest_features": "0x1", "measurement": hex.EncodeToString(raw),

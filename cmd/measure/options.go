@@ -186,7 +186,7 @@ func openSized(path string) (*os.File, int64, error) {
 	}
 	if st.IsDir() {
 		f.Close()
-		return nil, 0, fmt.Errorf("%q is a directory, want a file", path)
+		return nil, 0, unreadable(fmt.Errorf("%q is a directory, want a file", path))
 	}
 	size := int64(-1)
 	if st.Mode().IsRegular() {

@@ -100,11 +100,9 @@ func printRecords(w io.Writer, format string, recs []record) error {
 		return r.value.String()
 	}
 	if format == "json" {
-		var v any = recs
-		if len(recs) == 1 {
-			v = recs[0]
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
+		// Always an array, one object per configuration, whatever their
+		// number (docs/output.md, rule 4).
+		b, err := json.MarshalIndent(recs, "", "  ")
 		if err != nil {
 			return err
 		}

@@ -230,9 +230,6 @@ func TestOutputLanguage(t *testing.T) {
 	// One output shape whatever the number of items: one configuration
 	// prints the same shape as two.
 	t.Run("one shape", func(t *testing.T) {
-		if pendingOneShape != "" {
-			t.Skip("pending: " + pendingOneShape)
-		}
 		for _, cmd := range [][]string{{"snp", "--vcpu-type", "EPYC-v4"}, {"seves", "--vcpu-type", "EPYC-v4"}} {
 			one, _, _ := runCLI(append(slices.Clone(cmd), "--ovmf", trixie, "--vcpus", "1", "--output", "json")...)
 			two, _, _ := runCLI(append(slices.Clone(cmd), "--ovmf", trixie, "--vcpus", "1,2", "--output", "json")...)
@@ -242,7 +239,3 @@ func TestOutputLanguage(t *testing.T) {
 		}
 	})
 }
-
-// pendingOneShape: what keeps TestOutputLanguage's "one shape" from
-// running.
-const pendingOneShape = "snp and seves --output json print an object for one configuration and an array for several (printRecords in cmd/measure/output.go, the other engineer's)"

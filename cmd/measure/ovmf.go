@@ -66,18 +66,18 @@ func newOVMFInspectCmd() *cobra.Command {
 
 // inspection is what `ovmf inspect` reports.
 type inspection struct {
-	File           string                       `json:"file"`
-	Size           int                          `json:"size"`
-	GPA            string                       `json:"gpa"`
-	SHA256         string                       `json:"sha256"`
-	SHA384         string                       `json:"sha384"`
-	FooterTable    []inspectEntry               `json:"footer_table"`
-	SEVESResetEIP  string                       `json:"sev_es_reset_eip,omitempty"`
-	SEVHashTable   *ovmf.SEVHashTableDescriptor `json:"sev_hash_table,omitempty"`
-	SEVMetadata    []inspectSection             `json:"sev_metadata,omitempty"`
-	SEVMetadataErr string                       `json:"sev_metadata_error,omitempty"`
-	TDXMetadata    bool                         `json:"tdx_metadata"`
-	Supports       []string                     `json:"supports"`
+	File           string            `json:"file"`
+	Size           int               `json:"size"`
+	GPA            string            `json:"gpa"`
+	SHA256         string            `json:"sha256"`
+	SHA384         string            `json:"sha384"`
+	FooterTable    []inspectEntry    `json:"footer_table"`
+	SEVESResetEIP  string            `json:"sev_es_reset_eip,omitempty"`
+	SEVHashTable   *inspectHashTable `json:"sev_hash_table,omitempty"`
+	SEVMetadata    []inspectSection  `json:"sev_metadata,omitempty"`
+	SEVMetadataErr string            `json:"sev_metadata_error,omitempty"`
+	TDXMetadata    bool              `json:"tdx_metadata"`
+	Supports       []string          `json:"supports"`
 }
 
 type inspectEntry struct {
@@ -90,7 +90,14 @@ type inspectEntry struct {
 type inspectSection struct {
 	Type ovmf.SectionType `json:"type"`
 	GPA  string           `json:"gpa"`
-	Size string           `json:"size"`
+	Size uint32           `json:"size"`
+}
+
+// inspectHashTable is the SEV hash table's place: an address and a size,
+// as docs/output.md writes them.
+type inspectHashTable struct {
+	GPA  string `json:"gpa"`
+	Size uint32 `json:"size"`
 }
 
 func inspect(fw *loadedFirmware) *inspection {
@@ -118,11 +125,13 @@ func inspect(fw *loadedFirmware) *inspection {
 		rep.SEVESResetEIP = fmt.Sprintf("%#x", eip)
 		rep.Supports = append(rep.Supports, "seves")
 	}
-	rep.SEVHashTable = img.SEVHashTable()
+	if ht := img.SEVHashTable(); ht != nil {
+		rep.SEVHashTable = &inspectHashTable{GPA: fmt.Sprintf("%#x", ht.Base), Size: ht.Size}
+	}
 	if md := img.SEVMetadata(); md != nil {
 		for _, s := range md.Sections {
 			rep.SEVMetadata = append(rep.SEVMetadata, inspectSection{
-				Type: s.Type, GPA: fmt.Sprintf("%#x", s.GPA), Size: fmt.Sprintf("%#x", s.Size),
+				Type: s.Type, GPA: fmt.Sprintf("%#x", s.GPA), Size: s.Size,
 			})
 		}
 		if err := md.Validate(); err != nil {
@@ -161,12 +170,12 @@ func (r *inspection) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "sev-es reset eip\t%s\n", r.SEVESResetEIP)
 	}
 	if r.SEVHashTable != nil {
-		fmt.Fprintf(tw, "sev hash table\tbase %#x size %#x\n", r.SEVHashTable.Base, r.SEVHashTable.Size)
+		fmt.Fprintf(tw, "sev hash table\tbase %s size %#x\n", r.SEVHashTable.GPA, r.SEVHashTable.Size)
 	}
 	if r.SEVMetadata != nil {
 		fmt.Fprintf(tw, "sev metadata\t%d sections\n", len(r.SEVMetadata))
 		for _, s := range r.SEVMetadata {
-			fmt.Fprintf(tw, "  %s\tgpa %s size %s\n", s.Type, s.GPA, s.Size)
+			fmt.Fprintf(tw, "  %s\tgpa %s size %#x\n", s.Type, s.GPA, s.Size)
 		}
 	}
 	if r.SEVMetadataErr != "" {

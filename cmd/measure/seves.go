@@ -25,7 +25,7 @@ func newSEVESCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.vcpu.list {
-				return printCPUTypes(cmd.OutOrStdout())
+				return printCPUTypes(cmd.OutOrStdout(), o.out.format)
 			}
 			if err := o.out.validate(); err != nil {
 				return err

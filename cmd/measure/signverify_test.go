@@ -196,7 +196,7 @@ func TestVerifyFailures(t *testing.T) {
 		{"sign without key", []string{"sign", f.statement}, exitUsage, "--key is required"},
 		{"sign without statement", []string{"sign", "--key", f.a + ".key"}, exitUsage, "accepts 1 arg"},
 		{"missing envelope", []string{"verify", "--key", f.a + ".pub", filepath.Join(f.dir, "nope.json")}, exitUnreadable, "no such file"},
-		{"artifact is a directory", []string{"verify", "--key", f.a + ".pub", "--artifact", f.dir, f.envA}, exitError, "is a directory"},
+		{"artifact is a directory", []string{"verify", "--key", f.a + ".pub", "--artifact", f.dir, f.envA}, exitUnreadable, "is a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,8 +272,8 @@ func TestOutputFile(t *testing.T) {
 	// Measuring commands take it too.
 	rec := filepath.Join(f.dir, "m.json")
 	f.run(t, 0, "snp", "--ovmf", trixie, "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--output", "json", "--output-file", rec)
-	var m map[string]any
-	if b, err := os.ReadFile(rec); err != nil || json.Unmarshal(b, &m) != nil || m["measurement"] == nil {
+	var m []map[string]any
+	if b, err := os.ReadFile(rec); err != nil || json.Unmarshal(b, &m) != nil || len(m) != 1 || m[0]["measurement"] == nil {
 		t.Errorf("--output-file of snp: %s, %v", b, err)
 	}
 	left, _ := filepath.Glob(filepath.Join(f.dir, ".*.tmp-*"))

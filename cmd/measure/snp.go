@@ -31,7 +31,7 @@ func newSNPCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.vcpu.list {
-				return printCPUTypes(cmd.OutOrStdout())
+				return printCPUTypes(cmd.OutOrStdout(), o.out.format)
 			}
 			m, err := o.run(cmd)
 			if err != nil {

@@ -85,7 +85,7 @@ func newStatement(m *measured) (*provenance.Statement, error) {
 			subjects = append(subjects, provenance.Subject{Name: initrd, Digest: boot.Initrd.Digest})
 		}
 	}
-	rv, err := refvalues.New(fw, boot, m.results, provenance.Tool{Name: "measure", Version: version, URI: toolURI})
+	rv, err := refvalues.New(fw, boot, m.results, provenance.Tool{Name: "measure", Version: toolVersion(), URI: toolURI})
 	if err != nil {
 		return nil, fmt.Errorf("statement: %w", err)
 	}

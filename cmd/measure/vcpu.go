@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -137,8 +138,33 @@ func (o *vcpuOptions) cpuChoices() ([]measure.CPU, error) {
 	return out, nil
 }
 
-// printCPUTypes is --list-vcpu-types.
-func printCPUTypes(w io.Writer) error {
+// printCPUTypes is --list-vcpu-types: a table, or with --output json an
+// array of {name, family, model, stepping, signature}; other formats are
+// a usage error.
+func printCPUTypes(w io.Writer, format string) error {
+	switch format {
+	case "json":
+		type cpu struct {
+			Name      string `json:"name"`
+			Family    int    `json:"family"`
+			Model     int    `json:"model"`
+			Stepping  int    `json:"stepping"`
+			Signature string `json:"signature"`
+		}
+		out := []cpu{}
+		for _, c := range snp.CPUTypes() {
+			out = append(out, cpu{c.Name, int(c.Family), int(c.Model), int(c.Stepping), fmt.Sprintf("%#x", c.Signature())})
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "hex", "text", "":
+	default:
+		return usagef("--list-vcpu-types prints a table or --output json, not %q", format)
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tFAMILY\tMODEL\tSTEPPING\tSIGNATURE")
 	for _, c := range snp.CPUTypes() {
