@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,14 +81,9 @@ func TestUnmarshalTDVFRawBytes(t *testing.T) {
 	}
 }
 
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "debian", name))
-	if err != nil {
-		t.Skipf("fixture %s: %v", name, err)
-	}
-	return b
-}
+// fixture reads a Debian fixture from ../shared/fixtures, skipping the
+// test when it is absent.
+func fixture(t testing.TB, name string) []byte { return ovmftest.SharedFixture(t, "debian", name) }
 
 func TestParseTDVFRealImages(t *testing.T) {
 	bookworm := []ovmf.TDVFSection{

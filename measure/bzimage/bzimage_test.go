@@ -3,23 +3,15 @@ package bzimage
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
+	"github.com/measure-cc/measure/ovmf/ovmftest"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// fixture reads a Debian fixture from ../shared/fixtures, skipping the test
-// when it is absent.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", name))
-	if err != nil {
-		t.Skipf("fixture %s: %v", name, err)
-	}
-	return b
-}
+// fixture reads a Debian fixture from ../shared/fixtures, skipping the
+// test when it is absent.
+func fixture(t testing.TB, name string) []byte { return ovmftest.SharedFixture(t, name) }
 
 func TestSetupHeaderLayout(t *testing.T) {
 	if got := binary.Size(SetupHeader{}); got != SetupHeaderSize {

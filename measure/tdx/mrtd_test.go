@@ -1,8 +1,6 @@
 package tdx
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,16 +8,9 @@ import (
 	"github.com/measure-cc/measure/ovmf/ovmftest"
 )
 
-// fixture reads a Debian fixture from ../shared/fixtures, skipping the test
-// when it is absent.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", name))
-	if err != nil {
-		t.Skipf("fixture %s: %v", name, err)
-	}
-	return b
-}
+// fixture reads a Debian fixture from ../shared/fixtures, skipping the
+// test when it is absent.
+func fixture(t testing.TB, name string) []byte { return ovmftest.SharedFixture(t, name) }
 
 func mustDigest(t testing.TB, s string) Digest {
 	t.Helper()
