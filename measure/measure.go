@@ -20,7 +20,8 @@
 // A launch description is one struct per platform (SEV, SEVES, SNP, TDX);
 // what varies between launches of one image is a field, so a new knob (the
 // named initial-state variants of a VMM or host generation, issue 14's
-// launch profiles) is one more field whose zero value is today's behaviour.
+// launch profiles, the Profile field of SEVES and SNP) is one more field
+// whose zero value is today's behaviour.
 //
 // Like the rest of the core it reads no files and keeps no global state;
 // inputs come in as bytes, digests or readers. Standard library only.
@@ -172,7 +173,37 @@ type (
 	// log, the RTMRs with the reasons for those that are not computable,
 	// notes, and the inputs read from the image.
 	TDXPrediction = tdx.Result
+	// Profile names a VMM's initial vCPU state in one period (SEV-ES,
+	// SEV-SNP): the VMSA fields in which VMMs and host generations differ.
+	// "" is the VMM's profile of today.
+	Profile = snp.Profile
+	// ProfileInfo documents a launch profile: its VMM, the values it puts
+	// in the VMSA, when hosts used it, its sources and known answers.
+	ProfileInfo = snp.ProfileInfo
 )
+
+// Launch profiles (see Profiles and docs/profiles.md).
+const (
+	ProfileQEMUInit2 = snp.ProfileQEMUInit2
+	ProfileQEMUInit  = snp.ProfileQEMUInit
+	ProfileEC2RDX600 = snp.ProfileEC2RDX600
+	ProfileEC2RDX0   = snp.ProfileEC2RDX0
+	ProfileGCE       = snp.ProfileGCE
+)
+
+// ErrProfile reports a launch profile that is unknown or belongs to another
+// VMM type than the launch's: a usage error.
+var ErrProfile = snp.ErrProfile
+
+// Profiles returns every launch profile with its documentation, each VMM's
+// default (today's state) first.
+func Profiles() []ProfileInfo { return snp.Profiles() }
+
+// ParseProfile parses a launch profile name, ignoring case.
+func ParseProfile(s string) (Profile, error) { return snp.ParseProfile(s) }
+
+// DefaultProfile returns the profile a launch of vmm without one follows.
+func DefaultProfile(vmm VMM) Profile { return snp.DefaultProfile(vmm) }
 
 // VMM types.
 const (
@@ -240,6 +271,9 @@ type SEVES struct {
 	VCPUs int
 	// CPU is the vCPU model; only QEMU puts its signature in the VMSA.
 	CPU CPU
+	// Profile is the VMM's initial vCPU state in one period; "" is the
+	// VMM's profile of today. One of another VMM is an ErrProfile error.
+	Profile Profile
 }
 
 // SNP is a launch under SEV-SNP.
@@ -251,6 +285,9 @@ type SNP struct {
 	// GuestFeatures is the VMSA SEV_FEATURES (0x1, SNPActive, for QEMU
 	// with upstream KVM).
 	GuestFeatures uint64
+	// Profile is the VMM's initial vCPU state in one period; "" is the
+	// VMM's profile of today. One of another VMM is an ErrProfile error.
+	Profile Profile
 }
 
 // TDX is a launch under TDX by QEMU.
@@ -305,15 +342,24 @@ func (TDX) launch()   {}
 func (SEV) String() string { return "sev" }
 
 func (l SEVES) String() string {
-	return fmt.Sprintf("sev-es %s, %d vCPUs%s", l.VMM, l.VCPUs, cpuString(l.VMM, l.CPU))
+	return fmt.Sprintf("sev-es %s, %d vCPUs%s%s", l.VMM, l.VCPUs, cpuString(l.VMM, l.CPU), profileString(l.Profile))
 }
 
 func (l SNP) String() string {
-	return fmt.Sprintf("sev-snp %s, %d vCPUs%s, guest features %#x", l.VMM, l.VCPUs, cpuString(l.VMM, l.CPU), l.GuestFeatures)
+	return fmt.Sprintf("sev-snp %s, %d vCPUs%s, guest features %#x%s", l.VMM, l.VCPUs, cpuString(l.VMM, l.CPU), l.GuestFeatures, profileString(l.Profile))
 }
 
 func (l TDX) String() string {
 	return fmt.Sprintf("tdx QEMU %s, %s, %s of RAM", l.QEMU, l.PageAddOrder, tdx.FormatMemorySize(l.Memory))
+}
+
+// profileString names an explicit profile; the default adds nothing, so
+// descriptions of launches without one read as they always have.
+func profileString(p Profile) string {
+	if p == "" {
+		return ""
+	}
+	return fmt.Sprintf(", profile %s", p)
 }
 
 func cpuString(v VMM, c CPU) string {
@@ -468,13 +514,13 @@ func (m *Measurer) Measure(l Launch) (Result, error) {
 		}
 		r.Values = []Value{sha256Value(LaunchDigest, d)}
 	case SEVES:
-		d, err := m.snp().SEVES(snp.Config{VCPUs: l.VCPUs, VCPUSig: l.CPU.Signature, VMM: l.VMM})
+		d, err := m.snp().SEVES(snp.Config{VCPUs: l.VCPUs, VCPUSig: l.CPU.Signature, VMM: l.VMM, Profile: l.Profile})
 		if err != nil {
 			return r, err
 		}
 		r.Values = []Value{sha256Value(LaunchDigest, d)}
 	case SNP:
-		d, err := m.snp().SNP(snp.Config{VCPUs: l.VCPUs, VCPUSig: l.CPU.Signature, VMM: l.VMM, GuestFeatures: l.GuestFeatures})
+		d, err := m.snp().SNP(snp.Config{VCPUs: l.VCPUs, VCPUSig: l.CPU.Signature, VMM: l.VMM, GuestFeatures: l.GuestFeatures, Profile: l.Profile})
 		if err != nil {
 			return r, err
 		}

@@ -33,6 +33,10 @@ type Config struct {
 	// GuestFeatures is the VMSA SEV_FEATURES value (SNP only); 0x1 (SNPActive)
 	// is what QEMU and the Linux guest use.
 	GuestFeatures uint64
+	// Profile is the VMM's initial vCPU state in one period (see Profiles);
+	// "" is the VMM's profile of today. A profile of another VMM type is an
+	// error wrapping ErrProfile.
+	Profile Profile
 }
 
 // Sentinel errors callers branch on.
@@ -63,6 +67,7 @@ type Measurer struct {
 
 type vmsaChainKey struct {
 	vmm      VMMType
+	profile  Profile
 	sig      uint32
 	features uint64
 }
@@ -93,15 +98,19 @@ func (m *Measurer) SNP(cfg Config) (SNPDigest, error) {
 	if err := checkVCPUs(cfg.VCPUs); err != nil {
 		return SNPDigest{}, err
 	}
+	profile, err := LookupProfile(cfg.VMM, cfg.Profile)
+	if err != nil {
+		return SNPDigest{}, err
+	}
 	prefix, err := m.snpPrefix(cfg.VMM)
 	if err != nil {
 		return SNPDigest{}, err
 	}
-	bsp, ap, err := m.vmsaParams(cfg, cfg.GuestFeatures)
+	bsp, ap, err := m.vmsaParams(cfg, profile, cfg.GuestFeatures)
 	if err != nil {
 		return SNPDigest{}, err
 	}
-	key := vmsaChainKey{cfg.VMM, bsp.vcpuSig, cfg.GuestFeatures}
+	key := vmsaChainKey{cfg.VMM, profile.Name, bsp.vcpuSig, cfg.GuestFeatures}
 	chain := m.chains[key]
 	if len(chain) < cfg.VCPUs {
 		g := gctx{ld: prefix}
@@ -211,13 +220,9 @@ func (g *gctx) hashesSection(gpa uint64, size uint32, head []byte) {
 	}
 }
 
-// vmsaParams returns the BSP's and the APs' VMSA inputs.
-func (m *Measurer) vmsaParams(cfg Config, features uint64) (bsp, ap vmsaParams, err error) {
-	switch cfg.VMM {
-	case VMMQEMU, VMMEC2, VMMGCE:
-	default:
-		return bsp, ap, fmt.Errorf("VMM type %d is unknown", int(cfg.VMM))
-	}
+// vmsaParams returns the BSP's and the APs' VMSA inputs under profile, the
+// VMM's (LookupProfile).
+func (m *Measurer) vmsaParams(cfg Config, profile ProfileInfo, features uint64) (bsp, ap vmsaParams, err error) {
 	eip, ok := m.img.SEVESResetEIP()
 	if !ok {
 		return bsp, ap, ErrNoResetBlock
@@ -226,12 +231,11 @@ func (m *Measurer) vmsaParams(cfg Config, features uint64) (bsp, ap vmsaParams, 
 		return bsp, ap, fmt.Errorf("firmware's SEV-ES reset block gives AP reset address 0: it cannot start %d vCPUs", cfg.VCPUs)
 	}
 	sig := cfg.VCPUSig
-	if !cfg.VMM.usesCPUSignature() {
+	if !profile.State.RDXIsCPUSignature {
 		sig = 0 // not in the VMSA; keeps one chain for all vCPU types
 	}
-	bsp = vmsaParams{eip: bspEIP, bsp: true, vcpuSig: cfg.VCPUSig, sevFeatures: features, vmm: cfg.VMM}
-	ap = vmsaParams{eip: eip, vcpuSig: cfg.VCPUSig, sevFeatures: features, vmm: cfg.VMM}
-	bsp.vcpuSig, ap.vcpuSig = sig, sig
+	bsp = vmsaParams{eip: bspEIP, bsp: true, vcpuSig: sig, sevFeatures: features, state: profile.State}
+	ap = vmsaParams{eip: eip, vcpuSig: sig, sevFeatures: features, state: profile.State}
 	return bsp, ap, nil
 }
 
@@ -242,11 +246,15 @@ func (m *Measurer) SEVES(cfg Config) (SEVDigest, error) {
 	if err := checkVCPUs(cfg.VCPUs); err != nil {
 		return SEVDigest{}, err
 	}
-	bsp, ap, err := m.vmsaParams(cfg, 0)
+	profile, err := LookupProfile(cfg.VMM, cfg.Profile)
 	if err != nil {
 		return SEVDigest{}, err
 	}
-	key := vmsaChainKey{cfg.VMM, bsp.vcpuSig, 0}
+	bsp, ap, err := m.vmsaParams(cfg, profile, 0)
+	if err != nil {
+		return SEVDigest{}, err
+	}
+	key := vmsaChainKey{cfg.VMM, profile.Name, bsp.vcpuSig, 0}
 	c := m.esChains[key]
 	if c == nil {
 		prefix, err := m.sevFirmware()

@@ -84,7 +84,7 @@ func TestVMSAOffsets(t *testing.T) {
 // TestVMSABytes checks the encoded page at the offsets that matter, for the
 // QEMU BSP: values a reader can check against KVM's reset state.
 func TestVMSABytes(t *testing.T) {
-	page := newVMSA(vmsaParams{eip: bspEIP, bsp: true, vcpuSig: 0x800f12, sevFeatures: 1, vmm: VMMQEMU}).Marshal()
+	page := newVMSA(vmsaParams{eip: bspEIP, bsp: true, vcpuSig: 0x800f12, sevFeatures: 1, state: profiles[0].State}).Marshal()
 	u16 := func(off int) uint64 { return uint64(binary.LittleEndian.Uint16(page[off:])) }
 	u32 := func(off int) uint64 { return uint64(binary.LittleEndian.Uint32(page[off:])) }
 	u64 := func(off int) uint64 { return binary.LittleEndian.Uint64(page[off:]) }

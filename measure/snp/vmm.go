@@ -6,8 +6,9 @@ import (
 )
 
 // VMMType is the hypervisor that builds the initial vCPU state. VMMs differ
-// in VMSA register values, in when they add the CPUID page (EC2) and in how
-// they add the SNP pre-validated memory (GCE).
+// in VMSA register values (and each VMM's values by period: see Profile), in
+// when they add the CPUID page (EC2) and in how they add the SNP
+// pre-validated memory (GCE).
 type VMMType int
 
 // VMM types, named as sev-snp-measure names them.
@@ -45,7 +46,3 @@ func ParseVMMType(s string) (VMMType, error) {
 	}
 	return 0, fmt.Errorf("VMM type %q is unknown, want qemu, ec2 or gce", s)
 }
-
-// usesCPUSignature reports whether the VMM puts the vCPU signature in the
-// VMSA; EC2 and GCE put a fixed value there.
-func (v VMMType) usesCPUSignature() bool { return v == VMMQEMU }

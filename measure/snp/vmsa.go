@@ -81,9 +81,10 @@ func (v *VMSA) Marshal() []byte {
 	return b
 }
 
-// Reset-state values. QEMU's come from KVM's vCPU reset (x86/kvm/svm and
-// QEMU target/i386/cpu.c x86_cpu_reset_hold); EC2's and GCE's differ where
-// their hypervisors set the state differently.
+// Reset-state values common to every profile. QEMU's come from KVM's vCPU
+// reset (x86/kvm/svm and QEMU target/i386/cpu.c x86_cpu_reset_hold); the
+// values in which VMMs and host generations differ are in the profiles
+// table (profile.go).
 const (
 	bspEIP       = 0xfffffff0 // the x86 reset vector
 	gpatDefault  = 0x0007040600070406
@@ -97,8 +98,7 @@ const (
 	xcr0Reset    = 0x1
 	mxcsrReset   = 0x1f80
 	fcwReset     = 0x37f
-	sigFixedEC2  = 0x600 // EC2 and GCE put this in RDX, whatever the vCPU type
-	attrData     = 0x93  // present, writable, accessed data segment
+	attrData     = 0x93 // present, writable, accessed data segment
 	attrLDT      = 0x82
 	attrCode     = 0x9b
 	attrTSS      = 0x8b
@@ -112,39 +112,33 @@ type vmsaParams struct {
 	bsp         bool
 	vcpuSig     uint32
 	sevFeatures uint64
-	vmm         VMMType
+	state       InitialState
 }
 
 // newVMSA builds the initial save area of one vCPU as the VMM hands it to
 // LAUNCH_UPDATE_VMSA.
 func newVMSA(p vmsaParams) *VMSA {
-	csAttr, ssAttr, trAttr := uint16(attrCode), uint16(attrData), uint16(attrTSS)
-	gpat := uint64(gpatDefault)
-	rdx := uint64(p.vcpuSig)
-	mxcsr, fcw := uint32(mxcsrReset), uint16(fcwReset)
-	switch p.vmm {
-	case VMMEC2:
-		if p.bsp {
-			csAttr = 0x9a // EC2 does not set the accessed bit on the BSP's CS
-		}
-		ssAttr, trAttr = 0x92, 0x83
-		rdx, mxcsr, fcw = sigFixedEC2, 0, 0
-	case VMMGCE:
-		gpat = gpatGCE
-		rdx, mxcsr, fcw = sigFixedEC2, 0, 0
+	st := p.state
+	csAttr := st.CSAttribAP
+	if p.bsp {
+		csAttr = st.CSAttribBSP
+	}
+	rdx := st.RDX
+	if st.RDXIsCPUSignature {
+		rdx = uint64(p.vcpuSig)
 	}
 	data := SegmentRegister{Attrib: attrData, Limit: segLimitReal}
 	return &VMSA{
 		ES:          data,
 		CS:          SegmentRegister{Selector: csSelector, Attrib: csAttr, Limit: segLimitReal, Base: uint64(p.eip & 0xffff0000)},
-		SS:          SegmentRegister{Attrib: ssAttr, Limit: segLimitReal},
+		SS:          SegmentRegister{Attrib: st.SSAttrib, Limit: segLimitReal},
 		DS:          data,
 		FS:          data,
 		GS:          data,
 		GDTR:        SegmentRegister{Limit: segLimitReal},
 		IDTR:        SegmentRegister{Limit: segLimitReal},
 		LDTR:        SegmentRegister{Attrib: attrLDT, Limit: segLimitReal},
-		TR:          SegmentRegister{Attrib: trAttr, Limit: segLimitReal},
+		TR:          SegmentRegister{Attrib: st.TRAttrib, Limit: segLimitReal},
 		EFER:        efeSVME,
 		CR4:         cr4MCE,
 		CR0:         cr0ET,
@@ -152,12 +146,12 @@ func newVMSA(p vmsaParams) *VMSA {
 		DR6:         dr6Reset,
 		RFLAGS:      rflagsReset,
 		RIP:         uint64(p.eip & 0xffff),
-		GPAT:        gpat,
+		GPAT:        st.GPAT,
 		RDX:         rdx,
 		SEVFeatures: p.sevFeatures,
 		XCR0:        xcr0Reset,
-		MXCSR:       mxcsr,
-		X87FCW:      fcw,
+		MXCSR:       st.MXCSR,
+		X87FCW:      st.X87FCW,
 	}
 }
 
