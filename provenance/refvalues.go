@@ -106,6 +106,10 @@ type Configuration struct {
 	VCPUSig string `json:"vcpuSig,omitempty"`
 	// GuestFeatures is the VMSA SEV_FEATURES, 0x-hex (SEV-SNP).
 	GuestFeatures string `json:"guestFeatures,omitempty"`
+	// Profile is the launch profile: the VMM's initial vCPU state in one
+	// period of hosts (docs/profiles.md), e.g. qemu-kvm-sev-init2 (SEV-ES,
+	// SEV-SNP).
+	Profile string `json:"profile,omitempty"`
 }
 
 // Measurement is the expected value of one report field.
@@ -127,6 +131,8 @@ type Tool struct {
 var (
 	lowerHex = regexp.MustCompile(`^[0-9a-f]+$`)
 	hexValue = regexp.MustCompile(`^0x[0-9a-f]+$`)
+	// profileName is the form of a launch profile name.
+	profileName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // digestSizes are the algorithms the predicate accepts, with their sizes.
@@ -230,6 +236,9 @@ func (c Configuration) validate(where string) error {
 	}
 	if c.VCPUs < 0 {
 		return fmt.Errorf("%s: vcpus %d, want a positive count (or none)", where, c.VCPUs)
+	}
+	if c.Profile != "" && !profileName.MatchString(c.Profile) {
+		return fmt.Errorf("%s: profile %q, want lower-case letters, digits and dashes", where, c.Profile)
 	}
 	for name, v := range map[string]string{"vcpuSig": c.VCPUSig, "guestFeatures": c.GuestFeatures} {
 		if v != "" && !hexValue.MatchString(v) {

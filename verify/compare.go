@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/provenance"
 )
 
@@ -175,6 +176,13 @@ func DescribeConfiguration(c provenance.Configuration) string {
 	}
 	if c.GuestFeatures != "" {
 		s = append(s, "--guest-features "+c.GuestFeatures)
+	}
+	// The profile only when it is not the VMM's default, which the other
+	// flags already imply.
+	if c.Profile != "" {
+		if vmm, err := measure.ParseVMM(c.VMMType); err != nil || string(measure.DefaultProfile(vmm)) != c.Profile {
+			s = append(s, "--profile "+c.Profile)
+		}
 	}
 	if len(s) == 0 {
 		return "(the only configuration)"

@@ -21,6 +21,7 @@ type record struct {
 	VCPUType      string `json:"vcpu_type,omitempty"`
 	VCPUSig       string `json:"vcpu_sig,omitempty"`
 	GuestFeatures string `json:"guest_features,omitempty"`
+	Profile       string `json:"profile,omitempty"`
 	OVMF          string `json:"ovmf"`
 	OVMFSHA256    string `json:"ovmf_sha256"`
 	SNPOVMFHash   string `json:"snp_ovmf_hash,omitempty"`
@@ -74,7 +75,7 @@ func (m *measured) records(format string) []record {
 		r := base
 		c := refvalues.Configuration(res.Launch)
 		r.Platform = string(res.Launch.Platform())
-		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures
+		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures, r.Profile = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures, c.Profile
 		r.value, r.result = res.Values[0], res
 		r.Measurement = r.value.String()
 		recs[i] = r

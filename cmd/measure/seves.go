@@ -39,7 +39,7 @@ func newSEVESCmd() *cobra.Command {
 			}
 			launches := make([]measure.Launch, len(snps))
 			for i, l := range snps {
-				launches[i] = measure.SEVES{VMM: l.VMM, VCPUs: l.VCPUs, CPU: l.CPU}
+				launches[i] = measure.SEVES{VMM: l.VMM, VCPUs: l.VCPUs, CPU: l.CPU, Profile: l.Profile}
 			}
 			m, err := measureLaunches(cmd, &o.fw, &o.boot, &o.stmt, launches, nil)
 			if err != nil {

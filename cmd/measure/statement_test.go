@@ -134,6 +134,7 @@ func checkAgainstJSON(t *testing.T, args []string, rv *provenance.ReferenceValue
 		VCPUType      string `json:"vcpu_type"`
 		VCPUSig       string `json:"vcpu_sig"`
 		GuestFeatures string `json:"guest_features"`
+		Profile       string `json:"profile"`
 		OVMFSHA256    string `json:"ovmf_sha256"`
 		KernelSHA256  string `json:"kernel_sha256"`
 		InitrdSHA256  string `json:"initrd_sha256"`
@@ -142,9 +143,6 @@ func checkAgainstJSON(t *testing.T, args []string, rv *provenance.ReferenceValue
 		Measurement   string `json:"measurement"`
 	}
 	var recs []jsonRecord
-	if !strings.HasPrefix(out, "[") {
-		out = "[" + out + "]"
-	}
 	if err := json.Unmarshal([]byte(out), &recs); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +151,7 @@ func checkAgainstJSON(t *testing.T, args []string, rv *provenance.ReferenceValue
 	}
 	for i, r := range recs {
 		v := rv.Values[i]
-		want := provenance.Configuration{VMMType: r.VMMType, VCPUs: r.VCPUs, VCPUType: r.VCPUType, VCPUSig: r.VCPUSig, GuestFeatures: r.GuestFeatures}
+		want := provenance.Configuration{VMMType: r.VMMType, VCPUs: r.VCPUs, VCPUType: r.VCPUType, VCPUSig: r.VCPUSig, GuestFeatures: r.GuestFeatures, Profile: r.Profile}
 		if diff := cmp.Diff(want, v.Configuration); diff != "" {
 			t.Errorf("value %d configuration (-json +statement):\n%s", i, diff)
 		}

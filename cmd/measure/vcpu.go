@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -23,6 +24,7 @@ type vcpuOptions struct {
 	model    string
 	stepping string
 	vmms     []string
+	profiles []string
 	list     bool
 }
 
@@ -35,6 +37,7 @@ func (o *vcpuOptions) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.model, "vcpu-model", "", "vCPU model number")
 	fs.StringVar(&o.stepping, "vcpu-stepping", "", "vCPU stepping")
 	fs.StringSliceVar(&o.vmms, "vmm-type", []string{"qemu"}, "VMM type(s): qemu, ec2, gce (case-insensitive)")
+	fs.StringSliceVar(&o.profiles, "profile", nil, "launch profile(s): the VMM's initial vCPU state in a period, e.g. qemu-kvm-sev-init for hosts with the legacy KVM_SEV_INIT; each belongs to one --vmm-type, whose default it replaces (docs/profiles.md)")
 	fs.BoolVar(&o.list, "list-vcpu-types", false, "print the known vCPU models and their signatures, then exit")
 	cmd.MarkFlagsMutuallyExclusive("vcpu-type", "vcpu-sig", "vcpu-family")
 	cmd.MarkFlagsMutuallyExclusive("vcpu-type", "vcpu-sig", "vcpu-model")
@@ -73,6 +76,10 @@ func (o *vcpuOptions) configs(features uint64) ([]measure.SNP, error) {
 	if len(vmms) == 0 {
 		return nil, usagef("--vmm-type is empty")
 	}
+	profiles, err := o.profilesOf(vmms)
+	if err != nil {
+		return nil, err
+	}
 	var out []measure.SNP
 	for _, vmm := range vmms {
 		models := []measure.CPU{{}}
@@ -82,10 +89,44 @@ func (o *vcpuOptions) configs(features uint64) ([]measure.SNP, error) {
 			}
 			models = cpus
 		}
-		for _, c := range models {
-			for _, n := range counts {
-				out = append(out, measure.SNP{VMM: vmm, VCPUs: n, CPU: c, GuestFeatures: features})
+		for _, p := range profiles[vmm] {
+			for _, c := range models {
+				for _, n := range counts {
+					out = append(out, measure.SNP{VMM: vmm, VCPUs: n, CPU: c, GuestFeatures: features, Profile: p})
+				}
 			}
+		}
+	}
+	return out, nil
+}
+
+// profilesOf returns, for each VMM type, the --profile values that belong
+// to it, or its default ("") when none does. A profile of a VMM type not
+// in --vmm-type is a usage error: it would be silently unused.
+func (o *vcpuOptions) profilesOf(vmms []measure.VMM) (map[measure.VMM][]measure.Profile, error) {
+	out := map[measure.VMM][]measure.Profile{}
+	for _, s := range o.profiles {
+		p, err := measure.ParseProfile(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		var vmm measure.VMM
+		found := false
+		for _, info := range measure.Profiles() {
+			if info.Name == p {
+				vmm, found = info.VMM, true
+			}
+		}
+		if !found || !slices.Contains(vmms, vmm) {
+			return nil, usagef("--profile %s is a profile of --vmm-type %s, which is not among --vmm-type %s", p, vmm, strings.Join(o.vmms, ","))
+		}
+		if !slices.Contains(out[vmm], p) {
+			out[vmm] = append(out[vmm], p)
+		}
+	}
+	for _, vmm := range vmms {
+		if len(out[vmm]) == 0 {
+			out[vmm] = []measure.Profile{""}
 		}
 	}
 	return out, nil

@@ -51,13 +51,26 @@ func New(fw provenance.Firmware, boot *provenance.Boot, results []measure.Result
 func Configuration(l measure.Launch) provenance.Configuration {
 	switch l := l.(type) {
 	case measure.SEVES:
-		return vcpuConfiguration(l.VMM, l.VCPUs, l.CPU)
+		c := vcpuConfiguration(l.VMM, l.VCPUs, l.CPU)
+		c.Profile = string(profileOf(l.VMM, l.Profile))
+		return c
 	case measure.SNP:
 		c := vcpuConfiguration(l.VMM, l.VCPUs, l.CPU)
 		c.GuestFeatures = fmt.Sprintf("%#x", l.GuestFeatures)
+		c.Profile = string(profileOf(l.VMM, l.Profile))
 		return c
 	}
 	return provenance.Configuration{}
+}
+
+// profileOf is the profile a launch follows: its own, or its VMM's
+// default, so that a reference value always says which initial state it
+// assumed.
+func profileOf(vmm measure.VMM, p measure.Profile) measure.Profile {
+	if p == "" {
+		return measure.DefaultProfile(vmm)
+	}
+	return p
 }
 
 func vcpuConfiguration(vmm measure.VMM, n int, cpu measure.CPU) provenance.Configuration {
