@@ -2,7 +2,9 @@ package verify
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/measure-cc/measure/measure"
@@ -43,8 +45,12 @@ type Space struct {
 	// VMMs are the VMM types (snp.VMMTypes when nil).
 	VMMs []snp.VMMType
 	// GuestFeatures are the SEV_FEATURES values (CommonGuestFeatures when
-	// nil).
+	// nil). SEV-ES searches ignore them: its VMSAs carry SEV_FEATURES 0.
 	GuestFeatures []uint64
+	// Profiles are the launch profiles; each VMM type is searched with those
+	// of its profiles that are listed (every profile, snp.Profiles(), when
+	// nil).
+	Profiles []snp.Profile
 }
 
 func (s Space) withDefaults() Space {
@@ -59,6 +65,11 @@ func (s Space) withDefaults() Space {
 	}
 	if s.GuestFeatures == nil {
 		s.GuestFeatures = CommonGuestFeatures
+	}
+	if s.Profiles == nil {
+		for _, p := range snp.Profiles() {
+			s.Profiles = append(s.Profiles, p.Name)
+		}
 	}
 	return s
 }
@@ -119,13 +130,18 @@ func BootVariants(kh *snp.KernelHashes, hasInitrd, hasCmdline bool) []Boot {
 
 // Explainer searches the launch configurations of one firmware for those
 // that reproduce a measurement. It shares the work between configurations
-// (see measure.Measurer) and between searches: the first search computes every
-// digest of the space, later ones only compare. Not safe for concurrent use.
+// (see measure.Measurer: the metadata pages once per VMM type, the VMSA
+// chain of n+1 vCPUs extends that of n, one chain per VMM type, profile,
+// vCPU signature and guest features) and between searches: the first
+// search computes every digest of the space, later ones only compare. Not
+// safe for concurrent use.
 type Explainer struct {
 	space    Space
 	boots    []Boot
+	seeded   bool
 	measurer []*measure.Measurer
 	sigs     []cpuSig
+	profiles map[snp.VMMType][]snp.ProfileInfo
 }
 
 type cpuSig struct {
@@ -133,11 +149,32 @@ type cpuSig struct {
 	names []string
 }
 
+// ErrSeedSEVES reports an SEV-ES search on an Explainer made with a
+// firmware seed: the SEV-ES launch digest hashes the firmware's bytes, which
+// an SEV-SNP seed does not stand for.
+var ErrSeedSEVES = errors.New("an SEV-SNP firmware seed cannot explain an SEV-ES launch digest: SEV-ES hashes the firmware's own bytes")
+
 // NewExplainer prepares a search over space for img with each of boots
 // (BootVariants). The firmware pages are hashed once for all of them.
 func NewExplainer(img *ovmf.Image, boots []Boot, space Space) *Explainer {
-	e := &Explainer{space: space.withDefaults(), boots: boots}
-	seed := measure.SNPFirmwareDigest(img)
+	return newExplainer(img, measure.SNPFirmwareDigest(img), false, boots, space)
+}
+
+// NewSeededExplainer is NewExplainer for a firmware known by its SEV-SNP
+// seed (measure.SNPFirmwareDigest of the firmware that was launched, such
+// as a cloud publishes, sev-snp-measure's "OVMF hash"): seed stands for
+// every firmware page, and img supplies only what the seed does not cover,
+// the layout that follows the firmware pages: the SEV metadata sections
+// (zero, secrets, CPUID and kernel-hashes pages), the hashes table's place
+// and the APs' reset address. img must therefore be a build with the same
+// layout as the launched firmware. It explains SEV-SNP measurements only.
+func NewSeededExplainer(img *ovmf.Image, seed snp.SNPDigest, boots []Boot, space Space) *Explainer {
+	v, _ := measure.NewValue(measure.Measurement, measure.SHA384, seed[:]) // 48 bytes: cannot fail
+	return newExplainer(img, v, true, boots, space)
+}
+
+func newExplainer(img *ovmf.Image, seed measure.Value, seeded bool, boots []Boot, space Space) *Explainer {
+	e := &Explainer{space: space.withDefaults(), boots: boots, seeded: seeded, profiles: map[snp.VMMType][]snp.ProfileInfo{}}
 	for _, b := range boots {
 		e.measurer = append(e.measurer, measure.NewMeasurer(img, nil, measure.Options{SNPFirmwareDigest: &seed, KernelHashes: b.Hashes}))
 	}
@@ -152,20 +189,35 @@ func NewExplainer(img *ovmf.Image, boots []Boot, space Space) *Explainer {
 		}
 		e.sigs[i].names = append(e.sigs[i].names, c.Name)
 	}
+	for _, vmm := range e.space.VMMs {
+		for _, p := range snp.Profiles() {
+			if p.VMM == vmm && slices.Contains(e.space.Profiles, p.Name) && !slices.ContainsFunc(e.profiles[vmm], func(q snp.ProfileInfo) bool { return q.Name == p.Name }) {
+				e.profiles[vmm] = append(e.profiles[vmm], p)
+			}
+		}
+	}
 	return e
 }
 
 // Found is one configuration that reproduces the measurement.
 type Found struct {
+	// Platform is measure.PlatformSNP or measure.PlatformSEVES.
+	Platform measure.Platform `json:"-"`
+	// Config is the configuration; its Profile is always named, the VMM's
+	// default included (snp.DefaultProfile says which that is), and its
+	// GuestFeatures is 0 for SEV-ES.
 	Config snp.Config `json:"-"`
 	// VCPUTypes are the QEMU models with the configuration's signature
-	// (empty for EC2 and GCE, which do not measure it).
+	// (empty for profiles that do not measure it: EC2's and GCE's).
 	VCPUTypes []string `json:"vcpu_types,omitempty"`
 	Boot      Boot     `json:"-"`
 }
 
 // Explanation is the outcome of a search.
 type Explanation struct {
+	// Platform is what was searched: measure.PlatformSNP for a MEASUREMENT,
+	// measure.PlatformSEVES for an SEV-ES launch digest.
+	Platform measure.Platform
 	// Found holds every configuration that reproduces the measurement:
 	// one, or several only when they measure identically.
 	Found []Found
@@ -180,38 +232,64 @@ type Explanation struct {
 // digest equals measurement. When there are none it returns the
 // explanation (what was searched) and an error wrapping ErrNoConfiguration.
 func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
-	want, err := measure.NewValue(measure.Measurement, measure.SHA384, measurement[:])
+	return e.explain(measure.PlatformSNP, measurement[:])
+}
+
+// ExplainSEVES searches the space for SEV-ES launches (every VMM type,
+// profile, vCPU signature and count; guest features do not apply) whose
+// launch digest equals digest. When there are none it returns the
+// explanation and an error wrapping ErrNoConfiguration; on a seeded
+// Explainer it returns ErrSeedSEVES.
+func (e *Explainer) ExplainSEVES(digest snp.SEVDigest) (*Explanation, error) {
+	if e.seeded {
+		return nil, ErrSeedSEVES
+	}
+	return e.explain(measure.PlatformSEVES, digest[:])
+}
+
+func (e *Explainer) explain(platform measure.Platform, digest []byte) (*Explanation, error) {
+	reg, alg, features := measure.Measurement, measure.SHA384, e.space.GuestFeatures
+	if platform == measure.PlatformSEVES {
+		reg, alg, features = measure.LaunchDigest, measure.SHA256, []uint64{0}
+	}
+	want, err := measure.NewValue(reg, alg, digest)
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{}
+	ex := &Explanation{Platform: platform}
 	skipped := map[string]bool{}
 	for bi, m := range e.measurer {
 		boot := e.boots[bi]
 		for _, vmm := range e.space.VMMs {
-			sigs := e.sigs
-			if vmm != snp.VMMQEMU {
-				sigs = []cpuSig{{}} // EC2 and GCE do not measure the signature
-			}
-			for _, s := range sigs {
-				for _, f := range e.space.GuestFeatures {
-					for n := 1; n <= e.space.MaxVCPUs; n++ {
-						cfg := snp.Config{VCPUs: n, VCPUSig: s.sig, VMM: vmm, GuestFeatures: f}
-						r, err := m.Measure(measure.SNP{VMM: vmm, VCPUs: n, CPU: measure.CPU{Signature: s.sig}, GuestFeatures: f})
-						if err != nil {
-							what := "launches without a kernel"
-							if boot.Kernel {
-								what = "measured direct boot"
+			for _, p := range e.profiles[vmm] {
+				sigs := e.sigs
+				if !p.State.RDXIsCPUSignature {
+					sigs = []cpuSig{{}} // the profile does not measure the signature
+				}
+				for _, s := range sigs {
+					for _, f := range features {
+						for n := 1; n <= e.space.MaxVCPUs; n++ {
+							cfg := snp.Config{VCPUs: n, VCPUSig: s.sig, VMM: vmm, GuestFeatures: f, Profile: p.Name}
+							var l measure.Launch = measure.SNP{VMM: vmm, VCPUs: n, CPU: measure.CPU{Signature: s.sig}, GuestFeatures: f, Profile: p.Name}
+							if platform == measure.PlatformSEVES {
+								l = measure.SEVES{VMM: vmm, VCPUs: n, CPU: measure.CPU{Signature: s.sig}, Profile: p.Name}
 							}
-							if n > 1 {
-								what += fmt.Sprintf(" with %d vCPUs or more", n)
+							r, err := m.Measure(l)
+							if err != nil {
+								what := "launches without a kernel"
+								if boot.Kernel {
+									what = "measured direct boot"
+								}
+								if n > 1 {
+									what += fmt.Sprintf(" with %d vCPUs or more", n)
+								}
+								skipped[fmt.Sprintf("%s: %v", what, err)] = true
+								break
 							}
-							skipped[fmt.Sprintf("%s: %v", what, err)] = true
-							break
-						}
-						ex.Searched++
-						if v, _ := r.Value(measure.Measurement); v == want {
-							ex.Found = append(ex.Found, Found{Config: cfg, VCPUTypes: s.names, Boot: boot})
+							ex.Searched++
+							if v, _ := r.Value(reg); v == want {
+								ex.Found = append(ex.Found, Found{Platform: platform, Config: cfg, VCPUTypes: s.names, Boot: boot})
+							}
 						}
 					}
 				}
@@ -223,7 +301,7 @@ func (e *Explainer) Explain(measurement snp.SNPDigest) (*Explanation, error) {
 	}
 	sortStrings(ex.Skipped)
 	if len(ex.Found) == 0 {
-		return ex, fmt.Errorf("%w: no configuration of this firmware gives MEASUREMENT %x (searched %d configurations)", ErrNoConfiguration, measurement[:], ex.Searched)
+		return ex, fmt.Errorf("%w: no %s configuration of this firmware gives %s %x (searched %d configurations)", ErrNoConfiguration, platform, reg, digest, ex.Searched)
 	}
 	return ex, nil
 }

@@ -302,13 +302,13 @@ func TestExplain(t *testing.T) {
 		wantErr  string
 	}{
 		{"qemu", []string{"explain", "--report", report("snp-qemu-bookworm-ovmf-milan-16"), "--ovmf", bookworm}, 0,
-			"explained: --vmm-type qemu --vcpus 16 --vcpu-type EPYC-Milan --guest-features 0x1\n", "searched 21504 configurations"},
+			"explained: --vmm-type qemu --vcpus 16 --vcpu-type EPYC-Milan --guest-features 0x1\n", "searched 39936 configurations"},
 		{"guest features 0x21", []string{"explain", "--report", report("snp-qemu-bookworm-ovmf-gf21-2"), "--ovmf", bookworm}, 0,
 			"explained: --vmm-type qemu --vcpus 2 --vcpu-type EPYC --guest-features 0x21\n", ""},
 		{"gce", []string{"explain", "--report", report("snp-gce-bookworm-ovmf-4"), "--ovmf", bookworm, "--output", "json"}, 0,
 			`"flags": "--vmm-type gce --vcpus 4 --guest-features 0x1"`, ""},
 		{"outside a narrowed space", []string{"explain", "--report", report("snp-qemu-bookworm-ovmf-genoa-64"), "--ovmf", bookworm, "--max-vcpus", "32"}, exitNoMatch,
-			"", "no configuration of firmware"},
+			"", "no sev-snp configuration of firmware"},
 		{"recorded report", []string{"explain", "--report", recordedReport, "--ovmf", trixie}, exitNoMatch, "", "explains MEASUREMENT b07af962"},
 		{"kernel on a firmware without a hashes section", []string{"explain", "--report", report("snp-ec2-bookworm-ovmf-4"), "--ovmf", bookworm, "--kernel", initrd}, 0,
 			"explained: --vmm-type ec2 --vcpus 4 --guest-features 0x1\n", "skipped: measured direct boot"},

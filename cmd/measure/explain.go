@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/verify"
 )
@@ -53,29 +55,45 @@ func (o *spaceOptions) space() (verify.Space, error) {
 
 // explainOptions are explain's flags.
 type explainOptions struct {
-	evidence evidenceOptions
-	fw       firmwareOptions
-	boot     kernelOptions
-	space    spaceOptions
-	out      outputOptions
+	evidence    evidenceOptions
+	measurement string
+	fw          firmwareOptions
+	seed        string
+	boot        kernelOptions
+	space       spaceOptions
+	out         outputOptions
 }
 
 func newExplainCmd() *cobra.Command {
 	o := &explainOptions{out: outputOptions{allowed: []string{"text", "json"}}}
 	cmd := &cobra.Command{
-		Use:   "explain --report FILE --ovmf OVMF.fd [--kernel K --initrd I --append CMDLINE]",
-		Short: "Find the launch configuration that reproduces an SEV-SNP report's MEASUREMENT",
+		Use:   "explain (--report FILE | --measurement HEX) --ovmf OVMF.fd [--snp-ovmf-hash HEX] [--kernel K --initrd I --append CMDLINE]",
+		Short: "Find the launch configuration that reproduces an SEV-SNP MEASUREMENT or an SEV-ES launch digest",
 		Long: `explain searches the launch configurations of a firmware for the one whose
-SEV-SNP launch digest equals the report's MEASUREMENT: vCPU counts 1 to
---max-vcpus, every vCPU model (--list-vcpu-types of snp), every VMM type, the
---guest-features values, and, when --kernel is given, measured direct boot
-with and without the kernel, initrd and command line. It prints the
-configuration found, or fails with exit status 1 when no configuration of
-this firmware explains the measurement: the evidence that the provider runs
-something else (--output json prints the answer either way, "result":
+launch digest equals a measurement: the MEASUREMENT of an SEV-SNP report
+(--report), or a bare measurement (--measurement: 96 hex digits for an
+SEV-SNP MEASUREMENT, 64 for an SEV-ES launch digest). It tries vCPU counts 1
+to --max-vcpus, every vCPU model (--list-vcpu-types of snp), every VMM type
+with each of its launch profiles (docs/profiles.md), the --guest-features
+values (SEV-SNP only), and, when --kernel is given, measured direct boot
+with and without the kernel, initrd and command line.
+
+--snp-ovmf-hash takes a firmware seed (the SEV-SNP digest of the firmware
+pages, as measure snp-ovmf-hash prints it and measure snp --snp-ovmf-hash
+takes it) in place of the pages of --ovmf: the image then supplies only its
+layout (SEV metadata sections, hashes table, reset address), which must be
+that of the launched firmware. A seed cannot explain an SEV-ES digest.
+
+It prints the configuration found with the measure snp (or seves) command
+line that reproduces it, or fails with exit status 1 when no configuration
+of this firmware explains the measurement: the evidence that the provider
+runs something else (--output json prints the answer either way, "result":
 "explained" or "unexplained"). The search time is printed on standard
 error.`,
 		Example: `  measure explain --report report.bin --ovmf OVMF.fd
+  measure explain --measurement 0a61ca2e6b5e472be1234088f1c470feb1a55b154556f1ad2223ab7faaa3396f9bd17ef04924ef82bd916962412f3baa --ovmf OVMF.fd
+  measure explain --measurement 45a10654fbcca80ff3199c2d2befc7b4ae5ae80acfe4663b1cfc6f94ccba4dd5 --ovmf OVMF.fd --max-vcpus 16
+  measure explain --measurement 119768794a3fef562ee35689f05da2bdf66e96cd16aade433768e92c0eb5ae892cebb679f7bf519577d095e0a18bcc8d --ovmf OVMF.fd --snp-ovmf-hash 52de7f3ba560307ec6c22a5cb001524d5e560467b5d618c715cfe3c6f1addcadb91563693fbfa433ae18c2412d739a95
   measure explain --report report.bin --ovmf OVMF-AmdSev.fd --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"
   measure explain --report report.bin --ovmf OVMF.fd --max-vcpus 64 --guest-features 0x1 --output json`,
 		Args: cobra.NoArgs,
@@ -84,19 +102,89 @@ error.`,
 				return err
 			}
 			if o.evidence.quote != "" {
-				return usagef("explain searches SEV-SNP configurations: give --report; for TDX, compare with reference values")
+				return usagef("explain searches SEV-ES and SEV-SNP configurations: give --report or --measurement; for TDX, compare with reference values")
 			}
 			return o.run(cmd)
 		},
 	}
 	cmd.Flags().StringVar(&o.evidence.report, "report", "", "SEV-SNP attestation report: raw, hex, base64 or extended")
+	cmd.Flags().StringVar(&o.measurement, "measurement", "", "a bare measurement instead of --report: an SEV-SNP MEASUREMENT (96 hex digits) or an SEV-ES launch digest (64)")
 	cmd.Flags().StringVar(&o.evidence.quote, "quote", "", "")
 	cmd.Flags().MarkHidden("quote")
 	o.fw.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&o.seed, "snp-ovmf-hash", "", "firmware seed (see snp-ovmf-hash), 96 hex digits: stands for the pages of --ovmf, which then gives only the layout (SEV-SNP only)")
 	o.boot.AddFlags(cmd.Flags())
 	o.space.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// target is the measurement explain looks for, from a report or given bare.
+type target struct {
+	// name says where it came from in messages: the report's path, or
+	// "--measurement".
+	name     string
+	report   *verify.SNPReport
+	platform measure.Platform
+	digest   []byte
+}
+
+// register is the value's register name.
+func (t *target) register() measure.Register {
+	if t.platform == measure.PlatformSEVES {
+		return measure.LaunchDigest
+	}
+	return measure.Measurement
+}
+
+// parseMeasurement reads --measurement: the length says the platform.
+func parseMeasurement(s string) (*target, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, usagef("--measurement %q: not hex: %v", s, err)
+	}
+	t := &target{name: "--measurement", digest: b}
+	switch len(b) {
+	case len(snp.SNPDigest{}):
+		t.platform = measure.PlatformSNP
+	case len(snp.SEVDigest{}):
+		t.platform = measure.PlatformSEVES
+	default:
+		return nil, usagef("--measurement: %d bytes, want 48 (an SEV-SNP MEASUREMENT) or 32 (an SEV-ES launch digest)", len(b))
+	}
+	return t, nil
+}
+
+// check refuses the combinations explain cannot search, before any file is
+// read.
+func (o *explainOptions) check() (*target, *snp.SNPDigest, error) {
+	if (o.evidence.report == "") == (o.measurement == "") {
+		return nil, nil, usagef("give exactly one of --report and --measurement")
+	}
+	var t *target
+	if o.measurement != "" {
+		var err error
+		if t, err = parseMeasurement(o.measurement); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.fw.path == "" {
+		if o.seed != "" {
+			return nil, nil, usagef("--snp-ovmf-hash needs --ovmf: the seed stands for the firmware pages only; the SEV metadata pages, the hashes table and the vCPUs' reset address come from the image")
+		}
+		return nil, nil, usagef("--ovmf is required")
+	}
+	if o.seed == "" {
+		return t, nil, nil
+	}
+	seed, err := snp.ParseSNPDigest(strings.TrimSpace(o.seed))
+	if err != nil {
+		return nil, nil, usagef("--snp-ovmf-hash: %v", err)
+	}
+	if t != nil && t.platform == measure.PlatformSEVES {
+		return nil, nil, usagef("--snp-ovmf-hash with an SEV-ES launch digest: %v", verify.ErrSeedSEVES)
+	}
+	return t, &seed, nil
 }
 
 func (o *explainOptions) run(cmd *cobra.Command) error {
@@ -104,8 +192,9 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if o.evidence.report == "" {
-		return usagef("--report is required")
+	t, seed, err := o.check()
+	if err != nil {
+		return err
 	}
 	fw, err := o.fw.load()
 	if err != nil {
@@ -115,40 +204,64 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	ev, name, _, err := o.evidence.load(cmd)
-	if err != nil {
-		return err
+	if t == nil {
+		ev, name, _, err := o.evidence.load(cmd)
+		if err != nil {
+			return err
+		}
+		r := ev.(*verify.SNPReport)
+		m := r.Measurement()
+		t = &target{name: name, report: r, platform: measure.PlatformSNP, digest: m[:]}
 	}
-	r := ev.(*verify.SNPReport)
 	start := time.Now()
 	boots := verify.BootVariants(kh, o.boot.initrd != "", cmd.Flags().Changed("append"))
-	e := verify.NewExplainer(fw.img, boots, space)
-	ex, err := e.Explain(r.Measurement())
+	var e *verify.Explainer
+	if seed != nil {
+		e = verify.NewSeededExplainer(fw.img, *seed, boots, space)
+	} else {
+		e = verify.NewExplainer(fw.img, boots, space)
+	}
+	var ex *verify.Explanation
+	if t.platform == measure.PlatformSEVES {
+		ex, err = e.ExplainSEVES(snp.SEVDigest(t.digest))
+	} else {
+		ex, err = e.Explain(snp.SNPDigest(t.digest))
+	}
+	if err != nil && !errors.Is(err, verify.ErrNoConfiguration) {
+		return err
+	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(cmd.ErrOrStderr(), "searched %d configurations of %s in %.3f s\n", ex.Searched, fw.path, elapsed.Seconds())
 	for _, s := range ex.Skipped {
 		fmt.Fprintf(cmd.ErrOrStderr(), "skipped: %s\n", s)
 	}
-	if err != nil && !errors.Is(err, verify.ErrNoConfiguration) {
-		return err
-	}
+	out := o.explanation(t, fw.path, seed, ex)
 	if err != nil {
 		if o.out.format == "json" {
-			if perr := printExplanation(cmd.OutOrStdout(), o.out.format, fw.path, r, ex); perr != nil {
+			if perr := writeJSON(cmd.OutOrStdout(), out); perr != nil {
 				return perr
 			}
 		}
-		return fmt.Errorf("%s: no configuration of firmware %q explains MEASUREMENT %x (searched %d: vCPUs 1-%d, every vCPU type and VMM type, guest features %s, %d boot variant(s)): %w",
-			name, fw.path, r.Measurement(), ex.Searched, space.MaxVCPUs, strings.Join(o.space.features, ","), len(boots), verify.ErrNoConfiguration)
+		features := ", guest features " + strings.Join(o.space.features, ",")
+		if t.platform == measure.PlatformSEVES {
+			features = ""
+		}
+		return fmt.Errorf("%s: no %s configuration of firmware %q explains %s %x (searched %d: vCPUs 1-%d, every vCPU type, VMM type and launch profile%s, %d boot variant(s)): %w",
+			t.name, t.platform, fw.path, t.register(), t.digest, ex.Searched, space.MaxVCPUs, features, len(boots), verify.ErrNoConfiguration)
 	}
-	// explain answers which configuration reproduces MEASUREMENT; it does
-	// not say that genuine hardware reported it, nor that the guest is
+	// explain answers which configuration reproduces the measurement; it
+	// does not say that genuine hardware reported it, nor that the guest is
 	// safe to trust: say so, with what the report itself shows.
-	fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's hardware signature was not verified (measure compare --certs verifies it)\n")
-	if r.Debug() {
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's guest policy allows debugging (POLICY.DEBUG = 1): the host can read and change the guest's memory\n")
+	if r := t.report; r != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's hardware signature was not verified (measure compare --certs verifies it)\n")
+		if r.Debug() {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: the report's guest policy allows debugging (POLICY.DEBUG = 1): the host can read and change the guest's memory\n")
+		}
 	}
-	return printExplanation(cmd.OutOrStdout(), o.out.format, fw.path, r, ex)
+	if o.out.format == "json" {
+		return writeJSON(cmd.OutOrStdout(), out)
+	}
+	return printExplanation(cmd.OutOrStdout(), t, out)
 }
 
 // Results of explain --output json.
@@ -161,82 +274,144 @@ const (
 // configuration explains the measurement (docs/output.md).
 type explanationJSON struct {
 	// Result is "explained" or "unexplained".
-	Result      string   `json:"result"`
-	Measurement string   `json:"measurement"`
-	Firmware    string   `json:"firmware"`
+	Result string `json:"result"`
+	// Platform is "sev-snp" or "sev-es".
+	Platform    string `json:"platform"`
+	Measurement string `json:"measurement"`
+	Firmware    string `json:"firmware"`
+	// SNPOVMFHash is the seed that stood for the firmware pages.
+	SNPOVMFHash string   `json:"snp_ovmf_hash,omitempty"`
 	Searched    int      `json:"searched"`
 	Skipped     []string `json:"skipped,omitempty"`
-	// SignatureVerified is always false: explain does not check the
-	// hardware signature (compare --certs does).
-	SignatureVerified bool `json:"signature_verified"`
-	// DebugAllowed is the report's POLICY.DEBUG.
-	DebugAllowed bool        `json:"debug_allowed"`
+	// SignatureVerified is false for a report: explain does not check the
+	// hardware signature (compare --certs does); absent for a bare
+	// measurement, which has none.
+	SignatureVerified *bool `json:"signature_verified,omitempty"`
+	// DebugAllowed is the report's POLICY.DEBUG; absent for a bare
+	// measurement.
+	DebugAllowed *bool       `json:"debug_allowed,omitempty"`
 	Found        []explained `json:"found,omitempty"`
 }
 
 // explained is one configuration found.
 type explained struct {
-	VMMType       string   `json:"vmm_type"`
-	VCPUs         int      `json:"vcpus"`
-	VCPUTypes     []string `json:"vcpu_types,omitempty"`
-	VCPUSig       string   `json:"vcpu_sig,omitempty"`
-	GuestFeatures string   `json:"guest_features"`
-	Kernel        bool     `json:"kernel"`
-	Initrd        bool     `json:"initrd"`
-	Cmdline       bool     `json:"cmdline"`
-	Flags         string   `json:"flags"`
+	VMMType string `json:"vmm_type"`
+	// Profile is the launch profile, always named; DefaultProfile says
+	// whether it is the VMM's default.
+	Profile        string   `json:"profile"`
+	DefaultProfile bool     `json:"default_profile"`
+	VCPUs          int      `json:"vcpus"`
+	VCPUTypes      []string `json:"vcpu_types,omitempty"`
+	VCPUSig        string   `json:"vcpu_sig,omitempty"`
+	// GuestFeatures is absent for SEV-ES, whose VMSAs carry none.
+	GuestFeatures string `json:"guest_features,omitempty"`
+	Kernel        bool   `json:"kernel"`
+	Initrd        bool   `json:"initrd"`
+	Cmdline       bool   `json:"cmdline"`
+	// Flags are the measure snp (seves) flags of the configuration, with
+	// KERNEL, INITRD and CMDLINE standing for the boot's inputs.
+	Flags string `json:"flags"`
+	// Command is the whole command line that reproduces the measurement,
+	// with the files and command line explain was given.
+	Command string `json:"command"`
+	boot    string
 }
 
-func printExplanation(w io.Writer, format, firmware string, r *verify.SNPReport, ex *verify.Explanation) error {
-	m := r.Measurement()
-	var out []explained
+// explanation turns the library's answer into explain's output.
+func (o *explainOptions) explanation(t *target, firmware string, seed *snp.SNPDigest, ex *verify.Explanation) explanationJSON {
+	v := explanationJSON{Result: resultUnexplained, Platform: string(t.platform), Measurement: hex.EncodeToString(t.digest), Firmware: firmware,
+		Searched: ex.Searched, Skipped: ex.Skipped}
+	if seed != nil {
+		v.SNPOVMFHash = seed.String()
+	}
+	if t.report != nil {
+		no, debug := false, t.report.Debug()
+		v.SignatureVerified, v.DebugAllowed = &no, &debug
+	}
 	for _, f := range ex.Found {
-		e := explained{
-			VMMType: f.Config.VMM.String(), VCPUs: f.Config.VCPUs, GuestFeatures: fmt.Sprintf("%#x", f.Config.GuestFeatures),
-			Kernel: f.Boot.Kernel, Initrd: f.Boot.Initrd, Cmdline: f.Boot.Cmdline,
-		}
-		flags := fmt.Sprintf("--vmm-type %s --vcpus %d", e.VMMType, e.VCPUs)
-		if f.Config.VMM == snp.VMMQEMU {
-			e.VCPUTypes, e.VCPUSig = f.VCPUTypes, fmt.Sprintf("%#x", f.Config.VCPUSig)
-			flags += " --vcpu-type " + f.VCPUTypes[0]
-		}
-		flags += " --guest-features " + e.GuestFeatures
-		if f.Boot.Kernel {
-			flags += " --kernel KERNEL"
-			if f.Boot.Initrd {
-				flags += " --initrd INITRD"
-			}
-			if f.Boot.Cmdline {
-				flags += " --append CMDLINE"
-			}
-		}
-		e.Flags = flags
-		out = append(out, e)
+		v.Found = append(v.Found, o.explained(f, firmware, seed))
 	}
-	if format == "json" {
-		v := explanationJSON{Result: resultUnexplained, Measurement: fmt.Sprintf("%x", m), Firmware: firmware,
-			Searched: ex.Searched, Skipped: ex.Skipped, DebugAllowed: r.Debug(), Found: out}
-		if len(out) > 0 {
-			v.Result = resultExplained
-		}
-		return writeJSON(w, v)
+	if len(v.Found) > 0 {
+		v.Result = resultExplained
 	}
+	return v
+}
+
+// explained describes one configuration found, with the measure snp or
+// seves command line that reproduces it: the configuration's flags,
+// --profile when the profile is not the VMM's default, the seed, and the
+// boot's files as given to explain.
+func (o *explainOptions) explained(f verify.Found, firmware string, seed *snp.SNPDigest) explained {
+	c := f.Config
+	e := explained{
+		VMMType: c.VMM.String(), Profile: string(c.Profile), DefaultProfile: c.Profile == snp.DefaultProfile(c.VMM), VCPUs: c.VCPUs,
+		Kernel: f.Boot.Kernel, Initrd: f.Boot.Initrd, Cmdline: f.Boot.Cmdline, boot: f.Boot.String(),
+	}
+	flags := []string{"--vmm-type", e.VMMType, "--vcpus", fmt.Sprint(c.VCPUs)}
+	if len(f.VCPUTypes) > 0 {
+		e.VCPUTypes, e.VCPUSig = f.VCPUTypes, fmt.Sprintf("%#x", c.VCPUSig)
+		flags = append(flags, "--vcpu-type", f.VCPUTypes[0])
+	}
+	sub := "seves"
+	if f.Platform == measure.PlatformSNP {
+		sub = "snp"
+		e.GuestFeatures = fmt.Sprintf("%#x", c.GuestFeatures)
+		flags = append(flags, "--guest-features", e.GuestFeatures)
+	}
+	if !e.DefaultProfile {
+		flags = append(flags, "--profile", e.Profile)
+	}
+	command := append([]string{"measure", sub, "--ovmf", firmware}, flags...)
+	if seed != nil {
+		command = append(command, "--snp-ovmf-hash", seed.String())
+	}
+	if f.Boot.Kernel {
+		flags = append(flags, "--kernel", "KERNEL")
+		command = append(command, "--kernel", o.boot.kernel)
+		if f.Boot.Initrd {
+			flags = append(flags, "--initrd", "INITRD")
+			command = append(command, "--initrd", o.boot.initrd)
+		}
+		if f.Boot.Cmdline {
+			flags = append(flags, "--append", "CMDLINE")
+			command = append(command, "--append", o.boot.append)
+		}
+	}
+	e.Flags = strings.Join(flags, " ")
+	for i, w := range command {
+		command[i] = shellQuote(w)
+	}
+	e.Command = strings.Join(command, " ")
+	return e
+}
+
+// shellQuote quotes a word for a POSIX shell when it needs it.
+func shellQuote(w string) string {
+	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,:=+-@%") == "" {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+func printExplanation(w io.Writer, t *target, v explanationJSON) error {
 	var b strings.Builder
-	for i, e := range out {
+	for i, e := range v.Found {
 		if i > 0 {
 			b.WriteString("or:\n")
 		}
 		fmt.Fprintf(&b, "explained: %s\n", e.Flags)
+		def := ""
+		if e.DefaultProfile {
+			def = fmt.Sprintf(" (%s's default)", e.VMMType)
+		}
+		fmt.Fprintf(&b, "  profile: %s%s\n", e.Profile, def)
 		if len(e.VCPUTypes) > 1 {
 			fmt.Fprintf(&b, "  vCPU types with signature %s: %s\n", e.VCPUSig, strings.Join(e.VCPUTypes, ", "))
 		}
-		desc := "no measured direct boot"
-		if ex.Found[i].Boot.Kernel {
-			desc = ex.Found[i].Boot.String()
-		}
-		fmt.Fprintf(&b, "  boot: %s\n", desc)
+		fmt.Fprintf(&b, "  boot: %s\n", e.boot)
+		fmt.Fprintf(&b, "  reproduce: %s\n", e.Command)
 	}
-	fmt.Fprintf(&b, "MEASUREMENT: %x\n", m)
+	fmt.Fprintf(&b, "%s: %x\n", t.register(), t.digest)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
