@@ -171,7 +171,7 @@ func atoi(t *testing.T, s string) int {
 }
 
 // splitWords splits a command line as a POSIX shell does for the words
-// explain quotes: blanks separate, single quotes group, '\'' is a quote.
+// explain quotes: blanks separate, single quotes group, '\” is a quote.
 func splitWords(t *testing.T, s string) []string {
 	t.Helper()
 	var out []string

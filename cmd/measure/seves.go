@@ -13,6 +13,8 @@ type sevesOptions struct {
 	out     outputOptions
 	stmt    statementOptions
 	ignored ignoredOptions
+	// dumpVMSA is --dump-vmsa DIR.
+	dumpVMSA string
 }
 
 func newSEVESCmd() *cobra.Command {
@@ -21,7 +23,8 @@ func newSEVESCmd() *cobra.Command {
 		Use:   "seves",
 		Short: "Compute SEV-ES launch digests",
 		Example: `  measure seves --ovmf OVMF.fd --vcpus 2 --vcpu-type EPYC-Rome
-  measure seves --ovmf OVMF.fd --vcpus 1,2,4,8 --vcpu-type EPYC-Milan --output json`,
+  measure seves --ovmf OVMF.fd --vcpus 1,2,4,8 --vcpu-type EPYC-Milan --output json
+  measure seves --ovmf OVMF.fd --vcpus 2 --vcpu-type EPYC-v4 --dump-vmsa vmsas/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.vcpu.list {
@@ -45,6 +48,9 @@ func newSEVESCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := m.dumpVMSAs(o.dumpVMSA); err != nil {
+				return err
+			}
 			return m.print(cmd.OutOrStdout(), o.out.format)
 		},
 	}
@@ -54,5 +60,6 @@ func newSEVESCmd() *cobra.Command {
 	o.out.AddFlags(cmd.Flags())
 	o.stmt.AddFlags(cmd.Flags())
 	o.ignored.AddFlags(cmd)
+	addDumpVMSAFlag(cmd, &o.dumpVMSA)
 	return cmd
 }
