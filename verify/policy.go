@@ -33,6 +33,11 @@ type Policy struct {
 	// ReportData, when set, must equal the report data; shorter values are
 	// padded with zeros to 64 bytes.
 	ReportData []byte
+	// IDKeyDigest and AuthorKeyDigest, when set, must equal the SEV-SNP
+	// report's ID_KEY_DIGEST and AUTHOR_KEY_DIGEST: the guest was launched
+	// with an ID block signed by that ID key (endorsed by that author key).
+	// KeyDigestPEM computes them from a public key (idkey.go).
+	IDKeyDigest, AuthorKeyDigest *[48]byte
 }
 
 // Check is the outcome of one policy rule.
@@ -73,10 +78,14 @@ func CheckPolicy(ev Evidence, p Policy) ([]Check, error) {
 		if p.VMPL != nil {
 			checks = append(checks, Check{Name: "VMPL", Got: fmt.Sprint(e.VMPL()), Want: fmt.Sprint(*p.VMPL), OK: e.VMPL() == *p.VMPL})
 		}
+		checks = append(checks, idKeyChecks(e, p)...)
 	case *TDXQuote:
 		debug, reportData = e.Debug(), e.ReportData()
 		if p.MinTCB != nil || p.VMPL != nil {
 			return nil, fmt.Errorf("%w: TCB and VMPL rules are SEV-SNP's", ErrPolicyNotApplicable)
+		}
+		if p.IDKeyDigest != nil || p.AuthorKeyDigest != nil {
+			return nil, fmt.Errorf("%w: ID and author key rules are SEV-SNP's", ErrPolicyNotApplicable)
 		}
 	default:
 		return nil, fmt.Errorf("evidence of type %T", ev)

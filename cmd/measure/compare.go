@@ -77,6 +77,8 @@ type policyOptions struct {
 	minTCB     string
 	vmpl       int
 	reportData string
+	idKey      string
+	authorKey  string
 }
 
 func (o *policyOptions) AddFlags(fs *pflag.FlagSet) {
@@ -84,12 +86,14 @@ func (o *policyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.minTCB, "min-tcb", "", "SEV-SNP: lowest acceptable TCB, bl=N,tee=N,snp=N,ucode=N (Turin: fmc=N too; an fmc fails Milan and Genoa reports) or a TCB_VERSION number (read in the report's layout)")
 	fs.IntVar(&o.vmpl, "vmpl", -1, "SEV-SNP: the VMPL the report must come from (0 to 3)")
 	fs.StringVar(&o.reportData, "report-data", "", "expected report data in hex (up to 64 bytes, zero-padded)")
+	fs.StringVar(&o.idKey, "id-key", "", "SEV-SNP: the P-384 key (PEM: public, or private as for snp-create-id-block) that signed the ID block; ID_KEY_DIGEST must be its digest")
+	fs.StringVar(&o.authorKey, "author-key", "", "SEV-SNP: the P-384 author key (PEM) that signed the ID key; AUTHOR_KEY_DIGEST must be its digest")
 }
 
 func (o *policyOptions) policy(cmd *cobra.Command, platform string) (verify.Policy, error) {
 	p := verify.Policy{AllowDebug: o.allowDebug}
 	if platform == "tdx" {
-		for _, name := range []string{"min-tcb", "vmpl"} {
+		for _, name := range []string{"min-tcb", "vmpl", "id-key", "author-key"} {
 			if cmd.Flags().Changed(name) {
 				return p, usagef("--%s applies to SEV-SNP reports, not TDX quotes", name)
 			}
@@ -115,6 +119,23 @@ func (o *policyOptions) policy(cmd *cobra.Command, platform string) (verify.Poli
 			return p, usagef("--report-data %q: want up to %d bytes of hex", o.reportData, verify.ReportDataSize)
 		}
 		p.ReportData = b
+	}
+	for _, k := range []struct {
+		flag, path string
+		digest     **[48]byte
+	}{{"id-key", o.idKey, &p.IDKeyDigest}, {"author-key", o.authorKey, &p.AuthorKeyDigest}} {
+		if k.path == "" {
+			continue
+		}
+		b, err := readFileLimit(k.path, maxKeySize)
+		if err != nil {
+			return p, err
+		}
+		d, err := verify.KeyDigestPEM(b)
+		if err != nil {
+			return p, fmt.Errorf("--%s %q: %w", k.flag, k.path, err)
+		}
+		*k.digest = &d
 	}
 	return p, nil
 }

@@ -99,6 +99,7 @@ func (f *exitFixture) rows(t *testing.T) map[string]exitRows {
 		"seves":                 {missing: []string{"--ovmf", f.missing, "--vcpus", "1", "--vcpu-type", "EPYC-v4"}, ok: []string{"--ovmf", trixie, "--vcpus", "1", "--vcpu-type", "EPYC-v4"}, why: "a measurement has no negative answer"},
 		"sev":                   {missing: []string{"--ovmf", f.missing}, ok: []string{"--ovmf", trixie}, why: "a measurement has no negative answer"},
 		"snp-ovmf-hash":         {missing: []string{"--ovmf", f.missing}, ok: []string{"--ovmf", trixie}, why: "a measurement has no negative answer"},
+		"snp-create-id-block":   {missing: []string{"--measurement", strings.Repeat("ab", 48), "--id-key", f.missing}, ok: []string{"--measurement", strings.Repeat("ab", 48), "--id-key", keygen(t, f.dir, "id", "ecdsa-p384") + ".key"}, why: "creating an ID block has no negative answer"},
 		"tdx":                   {missing: []string{"--ovmf", f.missing}, ok: []string{"--ovmf", bookworm}, why: "a measurement has no negative answer"},
 		"ovmf":                  {why: group},
 		"ovmf inspect":          {missing: []string{f.missing}, ok: []string{trixie}, why: "inspect has no negative answer"},

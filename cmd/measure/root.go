@@ -167,6 +167,7 @@ the images differ, nothing explains the measurement, two builds differ);
 		newSEVESCmd(),
 		newSEVCmd(),
 		newSNPOVMFHashCmd(),
+		newIDBlockCmd(),
 		newOVMFCmd(),
 		newKeygenCmd(),
 		newSignCmd(),

@@ -102,6 +102,10 @@ type Report struct {
 	ChipID [abi.ChipIDSize]byte
 	// VLEK signs with the VLEK instead of the VCEK.
 	VLEK bool
+	// IDKeyDigest and AuthorKeyDigest are ID_KEY_DIGEST and
+	// AUTHOR_KEY_DIGEST; a nonzero AuthorKeyDigest sets
+	// SIGNER_INFO.AUTHOR_KEY_EN.
+	IDKeyDigest, AuthorKeyDigest [48]byte
 }
 
 // Sign returns the 1184-byte version 2 report, signed by the test VCEK
@@ -113,7 +117,7 @@ func (s *Signer) Sign(r Report) ([]byte, error) {
 	}
 	raw := sevtest.CreateRawReport(&sevtest.TestReportOptions{
 		ReportData: r.ReportData[:],
-		SignerInfo: abi.SignerInfo{SigningKey: key},
+		SignerInfo: abi.SignerInfo{SigningKey: key, AuthorKeyEn: r.AuthorKeyDigest != [48]byte{}},
 	})
 	p, err := abi.ReportToProto(raw[:abi.ReportSize])
 	if err != nil {
@@ -125,6 +129,7 @@ func (s *Signer) Sign(r Report) ([]byte, error) {
 	}
 	p.Measurement = r.Measurement[:]
 	p.Vmpl = r.VMPL
+	p.IdKeyDigest, p.AuthorKeyDigest = r.IDKeyDigest[:], r.AuthorKeyDigest[:]
 	p.ChipId = r.ChipID[:]
 	p.CurrentTcb, p.ReportedTcb, p.CommittedTcb, p.LaunchTcb = r.TCB, r.TCB, r.TCB, r.TCB
 	return s.sign(p)
