@@ -17,6 +17,7 @@ import (
 
 	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/oci"
+	"github.com/measure-cc/measure/ovmf/igvm/igvmtest"
 	"github.com/measure-cc/measure/ovmf/ovmftest"
 	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify"
@@ -103,6 +104,8 @@ func (f *exitFixture) rows(t *testing.T) map[string]exitRows {
 		"tdx":                   {missing: []string{"--ovmf", f.missing}, ok: []string{"--ovmf", bookworm}, why: "a measurement has no negative answer"},
 		"ovmf":                  {why: group},
 		"ovmf inspect":          {missing: []string{f.missing}, ok: []string{trixie}, why: "inspect has no negative answer"},
+		"igvm":                  {why: group},
+		"igvm inspect":          {missing: []string{f.missing}, ok: []string{writeIn(t, f.dir, "snp.igvm", igvmtest.SNPFile().Build())}, why: "inspect has no negative answer"},
 		"keygen":                {missing: []string{"--out", f.missing}, ok: []string{"--out", filepath.Join(t.TempDir(), "k")}, why: "keygen has no negative answer"},
 		"sign":                  {missing: []string{"--key", f.key + ".key", f.missing}, ok: []string{"--key", f.key + ".key", f.statement}, why: "a rejected statement is exit 14, not a negative answer"},
 		"verify":                {missing: []string{"--key", f.key + ".pub", f.missing}, ok: []string{"--key", f.key + ".pub", f.env}, why: "a rejected envelope is exit 10-15"},

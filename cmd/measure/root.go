@@ -169,6 +169,7 @@ the images differ, nothing explains the measurement, two builds differ);
 		newSNPOVMFHashCmd(),
 		newIDBlockCmd(),
 		newOVMFCmd(),
+		newIGVMCmd(),
 		newKeygenCmd(),
 		newSignCmd(),
 		newVerifyCmd(),
