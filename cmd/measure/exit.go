@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/measure-cc/measure/builders/engine"
+	"github.com/measure-cc/measure/internal/atomicfile"
 	"github.com/measure-cc/measure/oci"
 	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify"
@@ -151,6 +152,11 @@ func exitCode(err error, stderr io.Writer) int {
 		if errors.Is(err, c.err) {
 			return c.code
 		}
+	}
+	// An output that cannot be written is not an unreadable input, though
+	// both carry an *fs.PathError of an open.
+	if errors.Is(err, atomicfile.ErrWrite) {
+		return exitError
 	}
 	if isUnreadable(err) {
 		return exitUnreadable

@@ -75,7 +75,8 @@ func (m *measured) records(format string) []record {
 		r := base
 		c := refvalues.Configuration(res.Launch)
 		r.Platform = string(res.Launch.Platform())
-		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures, r.Profile = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures, c.Profile
+		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures
+		r.Profile = effectiveProfile(res.Launch)
 		r.value, r.result = res.Values[0], res
 		r.Measurement = r.value.String()
 		recs[i] = r
@@ -128,4 +129,24 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// effectiveProfile is the launch profile a launch follows, its VMM's
+// default included: the JSON output names it always (the predicate only
+// when it is not the default).
+func effectiveProfile(l measure.Launch) string {
+	var vmm measure.VMM
+	var p measure.Profile
+	switch l := l.(type) {
+	case measure.SNP:
+		vmm, p = l.VMM, l.Profile
+	case measure.SEVES:
+		vmm, p = l.VMM, l.Profile
+	default:
+		return ""
+	}
+	if p == "" {
+		p = measure.DefaultProfile(vmm)
+	}
+	return string(p)
 }

@@ -25,6 +25,8 @@ func TestProfileFlag(t *testing.T) {
 			[]string{"7e5c26fb454621eb466978b4d0242b3c04b44a034de7fc0a2d8dac60ea2b6403\n"}, ""},
 		{"a profile of another VMM", []string{"snp", "--ovmf", suffix, "--vcpus", "1", "--vcpu-sig", "0x800f12", "--profile", "ec2-rdx-0"}, exitUsage,
 			nil, "--profile ec2-rdx-0 is a profile of --vmm-type ec2, which is not among --vmm-type qemu"},
+		{"sev has no profiles", []string{"sev", "--ovmf", suffix, "--profile", "qemu-kvm-sev-init"}, exitUsage,
+			nil, "SEV launches have no initial vCPU state"},
 		{"an unknown profile", []string{"snp", "--ovmf", suffix, "--vcpus", "1", "--vcpu-sig", "0x800f12", "--profile", "qemu-2019"}, exitUsage,
 			nil, `profile "qemu-2019" is unknown`},
 	})

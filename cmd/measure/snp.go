@@ -174,8 +174,8 @@ func (o *svsmOptions) size() (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if n == 0 {
-			return 0, usagef("--vars-size 0: want the size of OVMF_VARS")
+		if n == 0 || n%4096 != 0 {
+			return 0, usagef("--vars-size %d: want the size of OVMF_VARS, a multiple of 4 KiB", n)
 		}
 		return n, nil
 	}
@@ -262,7 +262,7 @@ func (o *snpOptions) runSVSM(cmd *cobra.Command) error {
 		c := refvalues.Configuration(sl.SNP())
 		r := record{
 			Platform: string(measure.PlatformSNP), VMMType: c.VMMType, VCPUs: c.VCPUs, VCPUType: c.VCPUType,
-			VCPUSig: c.VCPUSig, GuestFeatures: c.GuestFeatures, Profile: c.Profile,
+			VCPUSig: c.VCPUSig, GuestFeatures: c.GuestFeatures, Profile: effectiveProfile(sl.SNP()),
 			OVMF: fw.path, Measurement: v.String(), value: v,
 		}
 		if o.out.format == "json" {
@@ -329,11 +329,69 @@ func writeVMSAs(dir string, pages [][]byte) error {
 	if !st.IsDir() {
 		return unreadable(fmt.Errorf("--dump-vmsa %q is not a directory", dir))
 	}
+	// The set is written whole or not at all: every page to a temporary
+	// file first, then all renamed into place; then the vmsaN.bin of an
+	// earlier run with more vCPUs are removed, so that DIR holds this
+	// run's VMSAs and no others.
+	var tmps []string
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}()
 	for i, p := range pages {
-		name := filepath.Join(dir, fmt.Sprintf("vmsa%d.bin", i))
-		if err := atomicfile.WriteBytes(name, 0o644, p); err != nil {
-			return fmt.Errorf("--dump-vmsa: writing %q: %w", name, err)
+		f, err := os.CreateTemp(dir, fmt.Sprintf(".vmsa%d.bin.tmp-*", i))
+		if err != nil {
+			return fmt.Errorf("--dump-vmsa: %w", writeFailed(err))
+		}
+		tmps = append(tmps, f.Name())
+		_, err = f.Write(p)
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--dump-vmsa: writing %q: %w", f.Name(), writeFailed(err))
 		}
 	}
-	return nil
+	// A name taken by something other than a file would fail its rename
+	// half way through the set: refuse before renaming any.
+	for i := range tmps {
+		name := filepath.Join(dir, fmt.Sprintf("vmsa%d.bin", i))
+		if st, err := os.Lstat(name); err == nil && !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
+			return fmt.Errorf("--dump-vmsa: %q is not a file: %w", name, writeFailed(os.ErrExist))
+		}
+	}
+	for i, t := range tmps {
+		name := filepath.Join(dir, fmt.Sprintf("vmsa%d.bin", i))
+		if err := os.Rename(t, name); err != nil {
+			return fmt.Errorf("--dump-vmsa: %w", writeFailed(err))
+		}
+		tmps[i] = ""
+	}
+	tmps = nil
+	for i := len(pages); ; i++ {
+		stale := filepath.Join(dir, fmt.Sprintf("vmsa%d.bin", i))
+		if st, err := os.Lstat(stale); err != nil || !st.Mode().IsRegular() {
+			break
+		}
+		if err := os.Remove(stale); err != nil {
+			return fmt.Errorf("--dump-vmsa: removing the stale %q: %w", stale, writeFailed(err))
+		}
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("--dump-vmsa: %w", writeFailed(err))
+	}
+	defer d.Close()
+	return d.Sync()
 }
+
+// writeFailed marks err as an output that could not be written (exit 4),
+// not an input that could not be read.
+func writeFailed(err error) error { return errors.Join(atomicfile.ErrWrite, err) }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,7 +43,7 @@ func TestSVSMMode(t *testing.T) {
 		{"no vars size", with("--vcpus", "2"), exitUsage, nil, "--svsm needs --vars-size or --vars-file"},
 		{"vars size 0", with("--vars-size", "0", "--vcpus", "2"), exitUsage, nil, "--vars-size 0"},
 		{"both vars flags", with("--vars-size", "540672", "--vars-file", svsmOVMF, "--vcpus", "2"), exitUsage, nil, "vars-file"},
-		{"unaligned vars size", with("--vars-size", "540671", "--vcpus", "2"), exitError, nil, "multiple of 4 KiB"},
+		{"unaligned vars size", with("--vars-size", "540671", "--vcpus", "2"), exitUsage, nil, "multiple of 4 KiB"},
 		{"missing vars file", with("--vars-file", "/nonexistent/OVMF_VARS.fd", "--vcpus", "2"), exitUnreadable, nil, "OVMF_VARS.fd"},
 		{"vars size without --svsm", []string{"snp", "--ovmf", svsmOVMF, "--vars-size", "540672", "--vcpus", "2", "--vcpu-type", "EPYC-v4"}, exitUsage, nil, "--vars-size needs --svsm"},
 		{"quirk without --svsm", []string{"snp", "--ovmf", svsmOVMF, "--sev-snp-measure-fcw-bug", "--vcpus", "2", "--vcpu-type", "EPYC-v4"}, exitUsage, nil, "--sev-snp-measure-fcw-bug needs --svsm"},
@@ -118,4 +120,51 @@ func TestDumpVMSA(t *testing.T) {
 		{"several configurations", []string{"snp", "--ovmf", ssmAmdSev, "--vcpus", "1-2", "--vcpu-type", "EPYC-v4", "--dump-vmsa", t.TempDir()}, exitUsage, nil, "--dump-vmsa needs one configuration, not 2"},
 		{"several svsm configurations", []string{"snp", "--ovmf", svsmOVMF, "--svsm", svsmBin, "--vars-size", "540672", "--vcpus", "1,2", "--vcpu-type", "EPYC-v4", "--dump-vmsa", t.TempDir()}, exitUsage, nil, "--dump-vmsa needs one configuration, not 2"},
 	})
+}
+
+// TestDumpVMSASet: the dump is a set written whole: a failure leaves no
+// file of it, and a run with fewer vCPUs removes an earlier run's extra
+// VMSAs; an output that cannot be written exits 4, not 3.
+func TestDumpVMSASet(t *testing.T) {
+	args := func(n, dir string) []string {
+		return []string{"snp", "--ovmf", ssmAmdSev, "--vcpus", n, "--vcpu-type", "EPYC-v4", "--dump-vmsa", dir}
+	}
+	dir := t.TempDir()
+	if _, stderr, code := runCLI(args("3", dir)...); code != 0 {
+		t.Fatalf("3 vCPUs: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(args("2", dir)...); code != 0 {
+		t.Fatalf("2 vCPUs: exit %d: %s", code, stderr)
+	}
+	names := func(d string) []string {
+		es, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(dir); !slices.Equal(got, []string{"vmsa0.bin", "vmsa1.bin"}) {
+		t.Errorf("after 3 then 2 vCPUs, %s holds %q, want vmsa0.bin and vmsa1.bin", dir, got)
+	}
+
+	// vmsa1.bin is a directory: nothing of the set is written.
+	blocked := t.TempDir()
+	if err := os.Mkdir(filepath.Join(blocked, "vmsa1.bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLI(args("3", blocked)...); code != exitError || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("blocked: exit %d, stderr %q; want %d, one line", code, stderr, exitError)
+	}
+	if got := names(blocked); !slices.Equal(got, []string{"vmsa1.bin"}) {
+		t.Errorf("after a failed dump, %s holds %q, want only the directory that blocked it", blocked, got)
+	}
+	// An --output-file that cannot be written is a failed output (4), not
+	// an unreadable input (3).
+	if _, _, code := runCLI("snp", "--ovmf", ssmAmdSev, "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--output-file", filepath.Join(t.TempDir(), "missing", "out")); code != exitError {
+		t.Errorf("--output-file into a missing directory: exit %d, want %d", code, exitError)
+	}
 }

@@ -228,7 +228,7 @@ func (o *ignoredOptions) AddFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	if o.noVCPU {
 		o.vcpu.AddFlags(cmd)
-		for _, name := range []string{"vcpus", "vcpu-type", "vcpu-sig", "vcpu-family", "vcpu-model", "vcpu-stepping", "vmm-type", "list-vcpu-types"} {
+		for _, name := range []string{"vcpus", "vcpu-type", "vcpu-sig", "vcpu-family", "vcpu-model", "vcpu-stepping", "vmm-type", "list-vcpu-types", "profile"} {
 			_ = fs.MarkHidden(name)
 		}
 	}
@@ -257,6 +257,11 @@ func (o *ignoredOptions) check() error {
 		if _, err := measure.ParseVMM(s); err != nil {
 			return usageError{err}
 		}
+	}
+	// sev-snp-measure has no profiles: a profile given to SEV, which has
+	// no vCPU state to vary, is a mistake, not a compatible no-op.
+	if len(o.vcpu.profiles) > 0 {
+		return usagef("--profile: SEV launches have no initial vCPU state (VMSA) that a profile could set; profiles are for snp and seves")
 	}
 	return nil
 }

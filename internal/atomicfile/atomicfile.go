@@ -6,14 +6,34 @@
 package atomicfile
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 )
 
+// ErrWrite marks every error of Write: the file could not be written. It
+// lets a caller tell a failed output from an input that cannot be read,
+// though both carry an *fs.PathError.
+var ErrWrite = errors.New("cannot write the file")
+
+type writeError struct {
+	dst string
+	err error
+}
+
+func (e writeError) Error() string { return "writing " + e.dst + ": " + e.err.Error() }
+
+func (e writeError) Unwrap() []error { return []error{ErrWrite, e.err} }
+
 // Write writes the file at dst through write, with mode perm exactly
 // (whatever the umask).
 func Write(dst string, perm os.FileMode, write func(io.Writer) error) (err error) {
+	defer func() {
+		if err != nil {
+			err = writeError{dst, err}
+		}
+	}()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return err

@@ -63,12 +63,15 @@ func Configuration(l measure.Launch) provenance.Configuration {
 	return provenance.Configuration{}
 }
 
-// profileOf is the profile a launch follows: its own, or its VMM's
-// default, so that a reference value always says which initial state it
-// assumed.
+// profileOf is the profile the predicate records: a launch's own when it
+// is not its VMM's default, else none. A v1 predicate without a profile
+// means the default, as it did before profiles existed, so statements of
+// default launches stay readable by every v1 verifier; one that names a
+// profile is refused by verifiers that predate profiles, which cannot tell
+// what it assumed (the schema admits no unknown field).
 func profileOf(vmm measure.VMM, p measure.Profile) measure.Profile {
-	if p == "" {
-		return measure.DefaultProfile(vmm)
+	if p == measure.DefaultProfile(vmm) {
+		return ""
 	}
 	return p
 }

@@ -43,12 +43,12 @@ func TestConfiguration(t *testing.T) {
 		want   provenance.Configuration
 	}{
 		{measure.SEV{}, provenance.Configuration{}},
-		{measure.SEVES{VMM: measure.VMMQEMU, VCPUs: 2, CPU: milan}, provenance.Configuration{VMMType: "qemu", VCPUs: 2, VCPUType: "EPYC-Milan", VCPUSig: "0xa00f11", Profile: "qemu-kvm-sev-init2"}},
-		{measure.SEVES{VMM: measure.VMMEC2, VCPUs: 2, CPU: milan}, provenance.Configuration{VMMType: "ec2", VCPUs: 2, Profile: "ec2-rdx-0x600"}},
-		{measure.SNP{VMM: measure.VMMQEMU, VCPUs: 4, CPU: measure.CPU{Signature: 0x800f12}, GuestFeatures: 0x21}, provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUSig: "0x800f12", GuestFeatures: "0x21", Profile: "qemu-kvm-sev-init2"}},
+		{measure.SEVES{VMM: measure.VMMQEMU, VCPUs: 2, CPU: milan}, provenance.Configuration{VMMType: "qemu", VCPUs: 2, VCPUType: "EPYC-Milan", VCPUSig: "0xa00f11"}},
+		{measure.SEVES{VMM: measure.VMMEC2, VCPUs: 2, CPU: milan}, provenance.Configuration{VMMType: "ec2", VCPUs: 2}},
+		{measure.SNP{VMM: measure.VMMQEMU, VCPUs: 4, CPU: measure.CPU{Signature: 0x800f12}, GuestFeatures: 0x21}, provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUSig: "0x800f12", GuestFeatures: "0x21"}},
 		// A launch's own profile is recorded as it is.
 		{measure.SNP{VMM: measure.VMMQEMU, VCPUs: 4, CPU: measure.CPU{Signature: 0x800f12}, GuestFeatures: 0x21, Profile: measure.ProfileQEMUInit}, provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUSig: "0x800f12", GuestFeatures: "0x21", Profile: "qemu-kvm-sev-init"}},
-		{measure.SNP{VMM: measure.VMMGCE, VCPUs: 1, CPU: milan, GuestFeatures: 1}, provenance.Configuration{VMMType: "gce", VCPUs: 1, GuestFeatures: "0x1", Profile: "gce"}},
+		{measure.SNP{VMM: measure.VMMGCE, VCPUs: 1, CPU: milan, GuestFeatures: 1}, provenance.Configuration{VMMType: "gce", VCPUs: 1, GuestFeatures: "0x1"}},
 		{measure.DefaultTDX(), provenance.Configuration{}},
 	}
 	for _, tc := range tests {
@@ -69,7 +69,7 @@ func TestNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []provenance.ReferenceValue{{
-		Configuration: provenance.Configuration{VMMType: "ec2", VCPUs: 1, GuestFeatures: "0x0", Profile: "ec2-rdx-0x600"},
+		Configuration: provenance.Configuration{VMMType: "ec2", VCPUs: 1, GuestFeatures: "0x0"},
 		Measurements:  []provenance.Measurement{{Register: "MEASUREMENT", Digest: map[string]string{"sha384": strings.Repeat("0", 96)}}},
 	}}
 	if rv.Platform != "sev-snp" || !reflect.DeepEqual(rv.Values, want) {
