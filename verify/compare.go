@@ -27,7 +27,8 @@ type Comparison struct {
 	// evidence's; usually one.
 	Matches []provenance.ReferenceValue
 	// Nearest, when nothing matches, is the configuration with the most
-	// equal registers, if any register is equal at all.
+	// equal registers, if any register is equal at all, or the only
+	// configuration.
 	Nearest *Miss
 }
 
@@ -138,7 +139,10 @@ func Compare(ev Evidence, rv *provenance.ReferenceValues) (*Comparison, error) {
 			c.Matches = append(c.Matches, v)
 			continue
 		}
-		if len(m.Equal) > best && len(m.Equal) > 0 {
+		// The nearest miss: the configuration with the most equal
+		// registers, or the only one there is (its got and want are then
+		// all there is to say).
+		if len(m.Equal) > best && (len(m.Equal) > 0 || len(rv.Values) == 1) {
 			best = len(m.Equal)
 			mm := m
 			c.Nearest = &mm

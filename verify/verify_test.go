@@ -576,7 +576,10 @@ func TestCompareTDX(t *testing.T) {
 		{"all registers", refsFor("tdx", tdxRef("a", other), tdxRef("b", recordedMRTD, recordedRTMR0, recordedRTMR2, zero)), nil, "b", "", nil},
 		{"MRTD only", refsFor("tdx", tdxRef("a", recordedMRTD)), nil, "a", "", nil},
 		{"kernel differs", refsFor("tdx", tdxRef("a", other, other), tdxRef("b", recordedMRTD, recordedRTMR0, other, zero)), verify.ErrMismatch, "", "b", []string{"RTMR2"}},
-		{"nothing equal", refsFor("tdx", tdxRef("a", other)), verify.ErrMismatch, "", "", nil},
+		// The only configuration is the nearest even with nothing equal:
+		// its got and want are all there is to say.
+		{"nothing equal, one configuration", refsFor("tdx", tdxRef("a", other)), verify.ErrMismatch, "", "a", []string{"MRTD"}},
+		{"nothing equal, two configurations", refsFor("tdx", tdxRef("a", other), tdxRef("b", other)), verify.ErrMismatch, "", "", nil},
 		{"SNP values", refsFor("sev-snp", snpRef(provenance.Configuration{}, other)), verify.ErrPlatform, "", "", nil},
 	}
 	for _, tc := range tests {
