@@ -46,11 +46,12 @@ func (o *statementOptions) clock() (time.Time, error) {
 // printStatement prints m, the measurements of one command over one
 // firmware, as an in-toto statement with the reference-values predicate.
 // It is also where --timestamp without --output statement is refused.
-func printStatement(w io.Writer, format string, m *measured) error {
+// extra names further subjects: the VARS file of a split TDX image.
+func printStatement(w io.Writer, format string, m *measured, extra ...provenance.Subject) error {
 	if format != "statement" {
 		return usagef("--timestamp needs --output statement")
 	}
-	st, err := newStatement(m)
+	st, err := newStatement(m, extra...)
 	if err != nil {
 		return err
 	}
@@ -64,8 +65,8 @@ func printStatement(w io.Writer, format string, m *measured) error {
 
 // newStatement maps m to the predicate through refvalues, the one mapping
 // from measurements to reference values, and names the firmware, kernel
-// and initrd as subjects.
-func newStatement(m *measured) (*provenance.Statement, error) {
+// and initrd as subjects, and extra after them.
+func newStatement(m *measured, extra ...provenance.Subject) (*provenance.Statement, error) {
 	fwName := filepath.Base(m.fw.path)
 	fwDigest := map[string]string{"sha256": m.fw.sha256(), "sha384": m.fw.sha384()}
 	fw := provenance.Firmware{Name: fwName, Digest: fwDigest}
@@ -85,6 +86,7 @@ func newStatement(m *measured) (*provenance.Statement, error) {
 			subjects = append(subjects, provenance.Subject{Name: initrd, Digest: boot.Initrd.Digest})
 		}
 	}
+	subjects = append(subjects, extra...)
 	rv, err := refvalues.New(fw, boot, m.results, provenance.Tool{Name: "measure", Version: toolVersion(), URI: toolURI})
 	if err != nil {
 		return nil, fmt.Errorf("statement: %w", err)

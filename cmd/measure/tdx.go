@@ -2,11 +2,15 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,12 +18,14 @@ import (
 	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/provenance"
 )
 
 type tdxOptions struct {
 	fw           firmwareOptions
 	boot         kernelOptions
 	out          outputOptions
+	stmt         statementOptions
 	vars         string
 	pageAddOrder string
 	qemuVersion  string
@@ -30,7 +36,7 @@ type tdxOptions struct {
 }
 
 func newTDXCmd() *cobra.Command {
-	o := &tdxOptions{out: outputOptions{allowed: []string{"hex", "json"}}}
+	o := &tdxOptions{out: outputOptions{allowed: []string{"hex", "json", "statement"}}}
 	cmd := &cobra.Command{
 		Use:   "tdx",
 		Short: "Compute Intel TDX MRTD and predict RTMR0-3 for a TDVF/OVMF image under QEMU",
@@ -43,13 +49,23 @@ of --qemu-version), --memory, --qemu-version (kernel setup header patching),
 measurement support are read from the image's (LZMA-compressed) DXE volume;
 --edk2-version and --secure-boot-support override them, and the JSON inputs
 say where each came from. An RTMR that cannot be computed is shown as null
-with the reason, never guessed. See docs/tdx.md.`,
+with the reason, never guessed.
+
+--output statement writes the values as an in-toto statement with the
+reference-values predicate, ready for measure sign: MRTD, and each of RTMR0-2
+the inputs determine (none that is null above; never RTMR3, which only the
+running guest extends). The firmware file (and --vars)
+are its subjects, the kernel and initrd too with --kernel. The predicate has
+no field for TDX launch settings (--page-add-order, --memory, --qemu-version,
+--acpi-tables, --edk2-version, --secure-boot-support): the statement holds
+the values they gave, not the settings. See docs/tdx.md.`,
 		Example: `  measure tdx --ovmf OVMF.fd
   measure tdx --ovmf OVMF_CODE.fd --vars OVMF_VARS.fd
   measure tdx --ovmf OVMF.fd --page-add-order two-pass
   measure tdx --ovmf OVMF.fd --kernel bzImage --initrd initrd.img --append "console=ttyS0" \
       --memory 2G --qemu-version 10.2 --acpi-tables dump/ --output json
-  measure tdx --ovmf OVMF.fd --acpi-tables dump/ --edk2-version 202411 --secure-boot-support no -o json`,
+  measure tdx --ovmf OVMF.fd --acpi-tables dump/ --edk2-version 202411 --secure-boot-support no -o json
+  measure tdx --ovmf OVMF.fd --output statement | measure sign --key ci.key -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -59,6 +75,7 @@ with the reason, never guessed. See docs/tdx.md.`,
 	o.fw.AddFlags(fs)
 	o.boot.AddFlags(fs)
 	o.out.AddFlags(fs)
+	o.stmt.AddFlags(fs)
 	fs.StringVar(&o.vars, "vars", "", "VARS file of a split image: measured as QEMU maps VARS followed by the --ovmf CODE file")
 	fs.StringVar(&o.pageAddOrder, "page-add-order", "", "single-pass (upstream KVM, QEMU >= 9) or two-pass (QEMU 8.x stacks); default from --qemu-version")
 	fs.StringVar(&o.qemuVersion, "qemu-version", tdx.DefaultQEMUVersion.String(), "QEMU release major.minor: <= 10.1 patches the kernel setup header, >= 10.2 does not; < 9 defaults to two-pass")
@@ -72,6 +89,10 @@ with the reason, never guessed. See docs/tdx.md.`,
 func (o *tdxOptions) run(cmd *cobra.Command) error {
 	if err := o.out.validate(); err != nil {
 		return err
+	}
+	statement := o.out.format == "statement"
+	if o.stmt.timestamp && !statement {
+		return usagef("--timestamp needs --output statement")
 	}
 	var l measure.TDX
 	var err error
@@ -109,7 +130,7 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	if o.fw.path == "" {
 		return usagef("--ovmf is required")
 	}
-	img, err := o.loadFirmware(cmd)
+	fw, err := o.loadFirmware(cmd)
 	if err != nil {
 		return err
 	}
@@ -123,8 +144,10 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	// The RTMRs need the DXE volume decompressed (a tenth of a second for a
-	// 4 MiB image): only for JSON, or to check the inputs given for them.
-	l.RTMRs = o.out.format == "json" || boot != nil || l.ACPI != nil
+	// 4 MiB image): only for JSON and statements, or to check the inputs
+	// given for them.
+	l.RTMRs = o.out.format == "json" || statement || boot != nil || l.ACPI != nil
+	img := fw.img
 	res, err := measure.Compute(img, boot, []measure.Launch{l}, measure.Options{})
 	if err != nil {
 		if errors.Is(err, ovmf.ErrTDVFSectionOutsideImage) && o.vars == "" {
@@ -135,6 +158,9 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	r := res[0]
 	mrtd, _ := r.Value(measure.MRTD)
 	w := cmd.OutOrStdout()
+	if statement {
+		return o.printStatement(w, fw, boot, res)
+	}
 	if o.out.format != "json" {
 		_, err = fmt.Fprintln(w, mrtd)
 		return err
@@ -207,31 +233,76 @@ type tdxInputs struct {
 	Append            *string     `json:"append,omitempty"`
 }
 
+// printStatement writes res as a reference-values statement through the
+// one mapping (refvalues): MRTD and the RTMRs res holds, which are those
+// computed; the --ovmf file, --vars file, kernel and initrd are subjects.
+func (o *tdxOptions) printStatement(w io.Writer, fw *tdxFirmware, boot *measure.Boot, res []measure.Result) error {
+	lf := &loadedFirmware{path: o.fw.path, img: fw.img}
+	if fw.vars != nil {
+		// The predicate's firmware is the --ovmf (CODE) file as it is on
+		// disk, not the joined image that was measured.
+		d := digestSet(fw.code)
+		lf.sum256, lf.sum384 = d["sha256"], d["sha384"]
+	}
+	// RTMR3 is not the launch's: no firmware or boot input extends it, the
+	// guest extends it at run time (container runtimes, attestation
+	// agents). A reference value of zeros would fail every such guest, so
+	// the statement leaves it out.
+	runtime := measure.RTMR(3)
+	res = slices.Clone(res)
+	for i := range res {
+		res[i].Values = slices.DeleteFunc(slices.Clone(res[i].Values), func(v measure.Value) bool { return v.Register == runtime })
+	}
+	m := &measured{fw: lf, boot: &o.boot, results: res, stmt: &o.stmt}
+	if boot != nil {
+		m.hashes = boot.KernelHashes()
+	}
+	var extra []provenance.Subject
+	if fw.vars != nil {
+		extra = append(extra, provenance.Subject{Name: filepath.Base(o.vars), Digest: digestSet(fw.vars)})
+	}
+	return printStatement(w, "statement", m, extra...)
+}
+
+// digestSet is a file's sha256 and sha384, as a subject names it.
+func digestSet(b []byte) map[string]string {
+	s256, s384 := sha256.Sum256(b), sha512.Sum384(b)
+	return map[string]string{"sha256": hex.EncodeToString(s256[:]), "sha384": hex.EncodeToString(s384[:])}
+}
+
+// tdxFirmware is the image measured, and with --vars the two files it was
+// joined from.
+type tdxFirmware struct {
+	img        *ovmf.Image
+	code, vars []byte // set only with --vars
+}
+
 // loadFirmware reads --ovmf, and --vars before it when given, into one image
 // as QEMU maps them below 4 GiB.
-func (o *tdxOptions) loadFirmware(cmd *cobra.Command) (*ovmf.Image, error) {
+func (o *tdxOptions) loadFirmware(cmd *cobra.Command) (*tdxFirmware, error) {
 	o.fw.stdin = cmd.InOrStdin()
 	data, err := o.fw.read(o.fw.path)
 	if err != nil {
 		return nil, err
 	}
+	fw := &tdxFirmware{}
 	if o.vars != "" {
 		vars, err := o.fw.read(o.vars)
 		if err != nil {
 			return nil, err
 		}
+		fw.code, fw.vars = data, vars
 		if data, err = ovmf.JoinSplit(vars, data); err != nil {
 			return nil, fmt.Errorf("--vars %q and --ovmf %q: %w", o.vars, o.fw.path, err)
 		}
 	}
-	img, err := ovmf.Parse(data)
-	if err != nil {
+	if fw.img, err = ovmf.Parse(data); err != nil {
 		return nil, fmt.Errorf("firmware %q: %w", o.fw.path, err)
 	}
-	if !img.HasTDXMetadata() {
+	if !fw.img.HasTDXMetadata() {
 		return nil, fmt.Errorf("firmware %q: %w", o.fw.path, ovmf.ErrNoTDVFMetadata)
 	}
-	return img, nil
+	return fw, nil
 }
 
 // loadACPIDir reads QEMU's ACPI fw_cfg files from a dump directory.
