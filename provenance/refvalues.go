@@ -110,6 +110,17 @@ type Configuration struct {
 	// period of hosts (docs/profiles.md), e.g. qemu-kvm-sev-init2 (SEV-ES,
 	// SEV-SNP).
 	Profile string `json:"profile,omitempty"`
+	// PageAddOrder is how the VMM added the TDVF sections to the TD,
+	// single-pass or two-pass: it changes MRTD (TDX).
+	PageAddOrder string `json:"pageAddOrder,omitempty"`
+	// QEMUVersion is the QEMU major.minor the values assume: it decides
+	// the default page-add order and the events QEMU's firmware
+	// configuration adds to RTMR0 (TDX).
+	QEMUVersion string `json:"qemuVersion,omitempty"`
+	// Memory is the guest RAM as QEMU's -m spells it (e.g. 2G): it is in
+	// the TD HOB, measured into MRTD where the firmware extends it, and in
+	// RTMR0's events (TDX).
+	Memory string `json:"memory,omitempty"`
 }
 
 // Measurement is the expected value of one report field.
@@ -133,6 +144,8 @@ var (
 	hexValue = regexp.MustCompile(`^0x[0-9a-f]+$`)
 	// profileName is the form of a launch profile name.
 	profileName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	qemuVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	memorySize  = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
 )
 
 // digestSizes are the algorithms the predicate accepts, with their sizes.
@@ -236,6 +249,15 @@ func (c Configuration) validate(where string) error {
 	}
 	if c.VCPUs < 0 {
 		return fmt.Errorf("%s: vcpus %d, want a positive count (or none)", where, c.VCPUs)
+	}
+	if c.PageAddOrder != "" && c.PageAddOrder != "single-pass" && c.PageAddOrder != "two-pass" {
+		return fmt.Errorf("%s: pageAddOrder %q, want single-pass or two-pass", where, c.PageAddOrder)
+	}
+	if c.QEMUVersion != "" && !qemuVersion.MatchString(c.QEMUVersion) {
+		return fmt.Errorf("%s: qemuVersion %q, want MAJOR.MINOR", where, c.QEMUVersion)
+	}
+	if c.Memory != "" && !memorySize.MatchString(c.Memory) {
+		return fmt.Errorf("%s: memory %q, want a size as QEMU's -m takes it, e.g. 2G", where, c.Memory)
 	}
 	if c.Profile != "" && !profileName.MatchString(c.Profile) {
 		return fmt.Errorf("%s: profile %q, want lower-case letters, digits and dashes", where, c.Profile)

@@ -181,6 +181,15 @@ func DescribeConfiguration(c provenance.Configuration) string {
 	if c.GuestFeatures != "" {
 		s = append(s, "--guest-features "+c.GuestFeatures)
 	}
+	if c.PageAddOrder != "" {
+		s = append(s, "--page-add-order "+c.PageAddOrder)
+	}
+	if c.Memory != "" {
+		s = append(s, "--memory "+c.Memory)
+	}
+	if c.QEMUVersion != "" {
+		s = append(s, "--qemu-version "+c.QEMUVersion)
+	}
 	// The profile only when it is not the VMM's default, which the other
 	// flags already imply.
 	if c.Profile != "" {

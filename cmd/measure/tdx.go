@@ -55,10 +55,10 @@ with the reason, never guessed.
 reference-values predicate, ready for measure sign: MRTD, and each of RTMR0-2
 the inputs determine (none that is null above; never RTMR3, which only the
 running guest extends). The firmware file (and --vars)
-are its subjects, the kernel and initrd too with --kernel. The predicate has
-no field for TDX launch settings (--page-add-order, --memory, --qemu-version,
---acpi-tables, --edk2-version, --secure-boot-support): the statement holds
-the values they gave, not the settings. See docs/tdx.md.`,
+are its subjects, the kernel and initrd too with --kernel. Each configuration
+records the page-add order, QEMU version and memory size; not yet the ACPI
+tables, edk2 release or Secure Boot support, which only RTMR0 depends on.
+See docs/tdx.md.`,
 		Example: `  measure tdx --ovmf OVMF.fd
   measure tdx --ovmf OVMF_CODE.fd --vars OVMF_VARS.fd
   measure tdx --ovmf OVMF.fd --page-add-order two-pass

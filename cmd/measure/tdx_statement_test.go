@@ -120,6 +120,14 @@ func TestTDXStatement(t *testing.T) {
 			if !slices.Equal(regs, wantRegs) || !slices.Equal(values, wantValues) {
 				t.Errorf("statement registers %v = %v, want %v = %v (the json output's non-null values)", regs, values, wantRegs, wantValues)
 			}
+			// The settings that decide the values are recorded.
+			if tc.name == "two-pass, 2G" {
+				for _, w := range []string{`"pageAddOrder": "two-pass"`, `"memory": "2G"`, `"qemuVersion": "`} {
+					if !strings.Contains(stmt, w) {
+						t.Errorf("statement lacks %s:\n%s", w, stmt)
+					}
+				}
+			}
 			if tc.wantRegs != nil && !slices.Equal(regs, tc.wantRegs) {
 				t.Errorf("statement registers %v, want %v", regs, tc.wantRegs)
 			}

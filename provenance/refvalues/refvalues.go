@@ -45,9 +45,8 @@ func New(fw provenance.Firmware, boot *provenance.Boot, results []measure.Result
 // Configuration returns what the predicate records of a launch: for SEV-ES
 // and SEV-SNP the VMM type and vCPU count, the vCPU model and signature
 // where the VMM measures them (QEMU), and for SEV-SNP the guest features.
-// SEV launches have no configuration; a TDX configuration has no field in
-// the v1 predicate (MRTD depends on the firmware alone for images whose TD
-// HOB is not extended into it).
+// SEV launches have no configuration; a TDX launch records its page-add
+// order (which changes MRTD), QEMU version and memory size.
 func Configuration(l measure.Launch) provenance.Configuration {
 	switch l := l.(type) {
 	case measure.SEVES:
@@ -59,6 +58,8 @@ func Configuration(l measure.Launch) provenance.Configuration {
 		c.GuestFeatures = fmt.Sprintf("%#x", l.GuestFeatures)
 		c.Profile = string(profileOf(l.VMM, l.Profile))
 		return c
+	case measure.TDX:
+		return provenance.Configuration{PageAddOrder: l.PageAddOrder.String(), QEMUVersion: l.QEMU.String(), Memory: measure.FormatMemorySize(l.Memory)}
 	}
 	return provenance.Configuration{}
 }

@@ -49,7 +49,9 @@ func TestConfiguration(t *testing.T) {
 		// A launch's own profile is recorded as it is.
 		{measure.SNP{VMM: measure.VMMQEMU, VCPUs: 4, CPU: measure.CPU{Signature: 0x800f12}, GuestFeatures: 0x21, Profile: measure.ProfileQEMUInit}, provenance.Configuration{VMMType: "qemu", VCPUs: 4, VCPUSig: "0x800f12", GuestFeatures: "0x21", Profile: "qemu-kvm-sev-init"}},
 		{measure.SNP{VMM: measure.VMMGCE, VCPUs: 1, CPU: milan, GuestFeatures: 1}, provenance.Configuration{VMMType: "gce", VCPUs: 1, GuestFeatures: "0x1"}},
-		{measure.DefaultTDX(), provenance.Configuration{}},
+		// The page-add order changes MRTD; QEMU's version and the memory
+		// size, RTMR0 (and MRTD where the TD HOB is extended).
+		{measure.DefaultTDX(), provenance.Configuration{PageAddOrder: "single-pass", QEMUVersion: "10.2", Memory: "128M"}},
 	}
 	for _, tc := range tests {
 		if got := Configuration(tc.launch); got != tc.want {
