@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -104,12 +103,7 @@ func printRecords(w io.Writer, format string, recs []record) error {
 	if format == "json" {
 		// Always an array, one object per configuration, whatever their
 		// number (docs/output.md, rule 4).
-		b, err := json.MarshalIndent(recs, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, recs)
 	}
 	if len(recs) == 1 {
 		_, err := fmt.Fprintln(w, enc(recs[0]))

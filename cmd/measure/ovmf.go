@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -50,12 +49,7 @@ func newOVMFInspectCmd() *cobra.Command {
 			}
 			rep := inspect(fw)
 			if o.out.format == "json" {
-				b, err := json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
-				return err
+				return writeJSON(cmd.OutOrStdout(), rep)
 			}
 			return rep.writeText(cmd.OutOrStdout())
 		},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -284,12 +283,7 @@ func (o *snpOptions) runSVSM(cmd *cobra.Command) error {
 	}
 	w := cmd.OutOrStdout()
 	if o.out.format == "json" {
-		b, err := json.MarshalIndent(recs, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, recs)
 	}
 	plain := make([]record, len(recs))
 	for i, r := range recs {

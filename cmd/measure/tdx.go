@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -188,12 +187,7 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 			out.NotComputable = append(out.NotComputable, tdxReason{RTMR: i, Reason: r})
 		}
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, out)
 }
 
 // tdxOutput is the JSON form of measure tdx.

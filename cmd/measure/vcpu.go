@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -196,12 +195,7 @@ func printCPUTypes(w io.Writer, format string) error {
 		for _, c := range snp.CPUTypes() {
 			out = append(out, cpu{c.Name, int(c.Family), int(c.Model), int(c.Stepping), fmt.Sprintf("%#x", c.Signature())})
 		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSON(w, out)
 	case "hex", "text", "":
 	default:
 		return usagef("--list-vcpu-types prints a table or --output json, not %q", format)
