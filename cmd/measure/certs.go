@@ -313,23 +313,13 @@ func (o *certsOptions) tdxCollateral(ctx context.Context, f *collateral.Fetcher,
 			}
 		}
 		// A PCCS may serve the root CA CRL as hex.
-		if b := bytes.TrimSpace(col.RootCRL); len(b) > 0 && isHex(b) {
-			if der, err := hex.DecodeString(string(b)); err == nil {
-				col.RootCRL = der
-			}
+		// DER is binary, so it never decodes as hex.
+		if der, err := hex.DecodeString(string(bytes.TrimSpace(col.RootCRL))); err == nil && len(der) > 0 {
+			col.RootCRL = der
 		}
 	}
 	if len(col.Sources) == 0 {
 		return nil, nil
 	}
 	return &col, nil
-}
-
-func isHex(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
