@@ -7,6 +7,7 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,6 +35,12 @@ func Write(dst string, perm os.FileMode, write func(io.Writer) error) (err error
 			err = writeError{dst, err}
 		}
 	}()
+	// Only a file is replaced: a device, a pipe or a directory at dst (or
+	// a symlink to one, such as /dev/stdout) would be swapped for a
+	// regular file, which as root can remove a device node.
+	if st, err := os.Stat(dst); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v): not replacing it", dst, st.Mode().Type())
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -40,5 +41,36 @@ func TestWrite(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("directory holds %d entries after a failed write, want 1", len(ents))
+	}
+}
+
+// TestWriteRefusesNonFiles: a pipe, a directory, or a symlink to a device
+// (as /dev/stdout is) is left in place, not swapped for a regular file.
+func TestWriteRefusesNonFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toDevice := filepath.Join(dir, "null")
+	if err := os.Symlink("/dev/null", toDevice); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{fifo, sub, toDevice} {
+		before, _ := os.Lstat(dst)
+		err := WriteBytes(dst, 0o644, []byte("x"))
+		if !errors.Is(err, ErrWrite) {
+			t.Errorf("WriteBytes(%s) = %v, want an ErrWrite", dst, err)
+		}
+		if after, _ := os.Lstat(dst); after == nil || after.Mode() != before.Mode() {
+			t.Errorf("%s was replaced: %v, was %v", dst, after, before)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
 	}
 }
