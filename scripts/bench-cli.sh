@@ -13,7 +13,9 @@
 #   --version, for the cost of starting the binary.
 #
 # measure is built as scripts/release builds it (static: CGO_ENABLED=0,
-# -trimpath). Each sample runs a command LOOP times in a shell loop (a
+# -trimpath; the front build, -tags measure_front, with measure-full beside
+# it), and the full build (what go install gives) is timed too, for
+# --version and snp. Each sample runs a command LOOP times in a shell loop (a
 # process of ~10 ms is below the clock's resolution otherwise); samples of
 # the two sides alternate, A B A B ..., so both see the same machine, and
 # the ratio is taken sample by sample. It prints the median time per run of
@@ -36,7 +38,8 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$top"
 fw="$top/testdata/fixtures/trixie-OVMF.fd"
 m="$tmp/measure"
-CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-buildid=" -o "$m" ./cmd/measure
+CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-buildid=" -tags measure_front -o "$m" ./cmd/measure
+CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-buildid=" -o "$tmp/measure-full" ./cmd/measure
 if file "$m" 2>/dev/null | grep -q 'dynamically linked'; then
   echo "bench-cli: $m is dynamically linked, want static" >&2
   exit 1
@@ -74,6 +77,8 @@ for _ in $(seq "$samples"); do
   loop xz --format=lzma -t "$dxe" >>"$tmp/xz"
   loop "${tdxjson[@]}" >>"$tmp/tdxjson"
   loop "$m" --version >>"$tmp/version"
+  loop "$tmp/measure-full" --version >>"$tmp/fullversion"
+  loop "$tmp/measure-full" "${snp[@]:1}" >>"$tmp/fullsnp"
 done
 
 # report NAME A B...: the medians of A and of the sum of the Bs, and the
@@ -92,6 +97,9 @@ report snp snp sha
 report tdx tdx sha
 report tdx-json tdxjson tdx xz
 printf '%-9s %7.2f ms\n' --version "$(awk '{print $1 * 1000}' "$tmp/version" | median)"
+echo "the full build (go install ./cmd/measure: every command in one binary):"
+report full-snp fullsnp sha
+printf '%-9s %7.2f ms\n' --version "$(awk '{print $1 * 1000}' "$tmp/fullversion" | median)"
 
 # Peak RSS (GNU time's maximum resident set size) of one measure snp.
 rss=()

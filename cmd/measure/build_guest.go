@@ -1,3 +1,5 @@
+//go:build !measure_front
+
 package main
 
 import (

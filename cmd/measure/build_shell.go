@@ -1,3 +1,5 @@
+//go:build !measure_front
+
 package main
 
 import (
@@ -89,13 +91,3 @@ func (o *buildShellOptions) run(cmd *cobra.Command, env *buildEnv, args []string
 	}
 	return err
 }
-
-// commandExit is a command run by `build shell` that exited non-zero: measure
-// exits with its status.
-type commandExit struct {
-	code int
-	err  error
-}
-
-func (e *commandExit) Error() string { return e.err.Error() }
-func (e *commandExit) Unwrap() error { return e.err }

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 
-	"github.com/measure-cc/measure/builders/engine"
 	"github.com/measure-cc/measure/internal/atomicfile"
-	"github.com/measure-cc/measure/oci"
-	"github.com/measure-cc/measure/provenance"
-	"github.com/measure-cc/measure/verify"
 )
 
 // Exit codes: one table for every command, documented in README.md and
@@ -54,34 +51,27 @@ const (
 	exitUnverified        = 23 // everything checked held, but the hardware signature was not verified to a trusted root
 )
 
-// exitCodes maps the libraries' sentinel errors to exit codes, first match
-// first.
-var exitCodes = []struct {
+// exitCodes maps the sentinel errors of the measuring commands to exit
+// codes, first match first; fullExitCodes (full.go) those of the others.
+var exitCodes = []sentinelExit{
+	{errDiffer, exitNegative},
+}
+
+// sentinelExit is the exit code of an error that wraps err.
+type sentinelExit struct {
 	err  error
 	code int
-}{
-	{provenance.ErrMalformedEnvelope, exitMalformedEnvelope},
-	{provenance.ErrPayloadType, exitPayloadType},
-	{provenance.ErrBadSignature, exitBadSignature},
-	{provenance.ErrThreshold, exitThreshold},
-	{provenance.ErrInvalidStatement, exitInvalidStatement},
-	{provenance.ErrSubjectMismatch, exitSubjectMismatch},
-	{oci.ErrUnsigned, exitUnsigned},
-	{oci.ErrMismatch, exitMismatch},
-	{oci.ErrNotDigest, exitUsage},
-	{verify.ErrMismatch, exitNegative},
-	{verify.ErrPlatform, exitNegative},
-	{verify.ErrNoConfiguration, exitNegative},
-	{errDiffer, exitNegative},
-	{engine.ErrNotReproducible, exitNegative},
-	{verify.ErrTruncated, exitEvidence},
-	{verify.ErrMalformed, exitEvidence},
-	{verify.ErrUnsupported, exitEvidence},
-	{verify.ErrHardwareSignature, exitHardwareSignature},
-	{verify.ErrNoCertificate, exitHardwareSignature},
-	{verify.ErrPolicy, exitPolicy},
-	{verify.ErrHardwareUnverified, exitUnverified},
 }
+
+// commandExit is a command run by `build shell` that exited non-zero: measure
+// exits with its status.
+type commandExit struct {
+	code int
+	err  error
+}
+
+func (e *commandExit) Error() string { return e.err.Error() }
+func (e *commandExit) Unwrap() error { return e.err }
 
 // usageError marks an error in the command line itself: flags, arguments,
 // their combination.
@@ -148,7 +138,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
-	for _, c := range exitCodes {
+	for _, c := range slices.Concat(fullExitCodes, exitCodes) {
 		if errors.Is(err, c.err) {
 			return c.code
 		}

@@ -6,5 +6,7 @@ package main
 import "os"
 
 func main() {
+	forward(os.Args[1:])
+	hugeReads = true
 	os.Exit(exitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }

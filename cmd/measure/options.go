@@ -133,6 +133,11 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 	return readLimit(f, path, limit, size)
 }
 
+// hugeReads lets readLimit read large files into huge pages (hugeBuffer),
+// memory that is never freed: main sets it, for a process that reads its
+// firmware once; tests, which run many commands in one process, do not.
+var hugeReads bool
+
 // readLimit reads r to its end, at most limit bytes. size is what the file
 // says it holds (-1: unknown): one read of that size and a probe for more
 // then suffice, without the copies of a growing buffer.
@@ -142,7 +147,9 @@ func readLimit(r io.Reader, name string, limit, size int64) ([]byte, error) {
 	}
 	var data []byte
 	if size >= 0 {
-		data = make([]byte, size, size+1)
+		if data = hugeBuffer(int(size)); data == nil {
+			data = make([]byte, size, size+1)
+		}
 		n, err := io.ReadFull(r, data)
 		data = data[:n]
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {

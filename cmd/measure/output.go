@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/measure-cc/measure/measure"
-	"github.com/measure-cc/measure/provenance/refvalues"
 )
 
 // record is one computed measurement with every input that decides it, the
@@ -72,9 +71,8 @@ func (m *measured) records(format string) []record {
 	recs := make([]record, len(m.results))
 	for i, res := range m.results {
 		r := base
-		c := refvalues.Configuration(res.Launch)
 		r.Platform = string(res.Launch.Platform())
-		r.VMMType, r.VCPUs, r.VCPUType, r.VCPUSig, r.GuestFeatures = c.VMMType, c.VCPUs, c.VCPUType, c.VCPUSig, c.GuestFeatures
+		r.setLaunch(res.Launch)
 		r.Profile = effectiveProfile(res.Launch)
 		r.value, r.result = res.Values[0], res
 		r.Measurement = r.value.String()
@@ -123,6 +121,29 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// setLaunch records a launch's VMM type, vCPU count, type and signature,
+// and guest features in r, spelled as the reference-values predicate
+// spells them (refvalues.Configuration, which the front build cannot link;
+// TestRecordFieldsAsPredicate holds the two together).
+func (r *record) setLaunch(l measure.Launch) {
+	var vmm measure.VMM
+	var cpu measure.CPU
+	switch l := l.(type) {
+	case measure.SEVES:
+		vmm, r.VCPUs, cpu = l.VMM, l.VCPUs, l.CPU
+	case measure.SNP:
+		vmm, r.VCPUs, cpu = l.VMM, l.VCPUs, l.CPU
+		r.GuestFeatures = fmt.Sprintf("%#x", l.GuestFeatures)
+	default:
+		return
+	}
+	r.VMMType = vmm.String()
+	if vmm == measure.VMMQEMU {
+		r.VCPUType = cpu.Name
+		r.VCPUSig = fmt.Sprintf("%#x", cpu.Signature)
+	}
 }
 
 // effectiveProfile is the launch profile a launch follows, its VMM's

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/measure-cc/measure/internal/atomicfile"
+	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/measure/tdx"
-	"github.com/measure-cc/measure/provenance"
 )
 
 // version is set at release time with -ldflags "-X main.version=..."; it
@@ -167,21 +167,13 @@ the images differ, nothing explains the measurement, two builds differ);
 		newSEVESCmd(),
 		newSEVCmd(),
 		newSNPOVMFHashCmd(),
-		newIDBlockCmd(),
 		newOVMFCmd(),
 		newIGVMCmd(),
-		newKeygenCmd(),
-		newSignCmd(),
-		newVerifyCmd(),
-		newCompareCmd(),
-		newExplainCmd(),
-		newReportCmd(),
-		newBuildCmd(),
-		newRecipesCmd(),
 		newDiffCmd(),
-		newPushCmd(),
-		newPullCmd(),
 	)
+	// The commands that need the signing, evidence and registry libraries;
+	// none in the front build, which hands them to measure-full (front.go).
+	addFullCommands(root)
 	registerCompletions(root)
 	return root
 }
@@ -207,7 +199,13 @@ func outputValues(f *pflag.Flag) []string {
 // a flag whatever the command; recipe flags depend on the command
 // (recipeKindsOf).
 var flagValues = map[string]func() []string{
-	"vmm-type": func() []string { return provenance.VMMTypes },
+	"vmm-type": func() []string {
+		var names []string
+		for _, v := range []measure.VMM{measure.VMMQEMU, measure.VMMEC2, measure.VMMGCE} {
+			names = append(names, v.String())
+		}
+		return names
+	},
 	"vcpu-type": func() []string {
 		var names []string
 		for _, c := range snp.CPUTypes() {
@@ -215,23 +213,8 @@ var flagValues = map[string]func() []string{
 		}
 		return names
 	},
-	"alg": func() []string {
-		var names []string
-		for _, a := range provenance.KeyAlgorithms {
-			names = append(names, string(a))
-		}
-		return names
-	},
 	"page-add-order":      func() []string { return []string{tdx.SinglePass.String(), tdx.TwoPass.String()} },
 	"secure-boot-support": func() []string { return []string{"yes", "no"} },
-}
-
-// recipeKindsOf says which recipes a command's --recipe takes.
-var recipeKindsOf = map[string][]string{
-	"measure build ovmf":   {kindFirmware},
-	"measure build kernel": {kindKernel},
-	"measure build guest":  {kindGuest},
-	"measure build shell":  {kindFirmware, kindKernel},
 }
 
 // registerCompletions gives every command of root shell completion for
@@ -249,11 +232,13 @@ func registerCompletions(root *cobra.Command) {
 				v := outputValues(f)
 				values = func() []string { return v }
 			case f.Name == "recipe":
-				kinds := recipeKindsOf[c.CommandPath()]
-				values = func() []string { return recipeNames(kinds...) }
+				values = recipeCompletion(c.CommandPath())
 				directive = cobra.ShellCompDirectiveDefault
 			default:
 				values = flagValues[f.Name]
+				if values == nil {
+					values = fullFlagValues[f.Name]
+				}
 			}
 			if values == nil {
 				return

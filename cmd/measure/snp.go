@@ -11,7 +11,6 @@ import (
 	"github.com/measure-cc/measure/internal/atomicfile"
 	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
-	"github.com/measure-cc/measure/provenance/refvalues"
 )
 
 type snpOptions struct {
@@ -258,12 +257,11 @@ func (o *snpOptions) runSVSM(cmd *cobra.Command) error {
 				return err
 			}
 		}
-		c := refvalues.Configuration(sl.SNP())
 		r := record{
-			Platform: string(measure.PlatformSNP), VMMType: c.VMMType, VCPUs: c.VCPUs, VCPUType: c.VCPUType,
-			VCPUSig: c.VCPUSig, GuestFeatures: c.GuestFeatures, Profile: effectiveProfile(sl.SNP()),
+			Platform: string(measure.PlatformSNP), Profile: effectiveProfile(sl.SNP()),
 			OVMF: fw.path, Measurement: v.String(), value: v,
 		}
+		r.setLaunch(sl.SNP())
 		if o.out.format == "json" {
 			r.OVMFSHA256 = fw.sha256()
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/ovmf"
-	"github.com/measure-cc/measure/provenance"
 )
 
 type tdxOptions struct {
@@ -251,9 +250,9 @@ func (o *tdxOptions) printStatement(w io.Writer, fw *tdxFirmware, boot *measure.
 	if boot != nil {
 		m.hashes = boot.KernelHashes()
 	}
-	var extra []provenance.Subject
+	var extra []subject
 	if fw.vars != nil {
-		extra = append(extra, provenance.Subject{Name: filepath.Base(o.vars), Digest: digestSet(fw.vars)})
+		extra = append(extra, subject{name: filepath.Base(o.vars), digest: digestSet(fw.vars)})
 	}
 	return printStatement(w, "statement", m, extra...)
 }

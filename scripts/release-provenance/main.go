@@ -84,6 +84,9 @@ func statement(version, commit, epoch, ldflags, targets, gosum string, binaries 
 			"package":   "./cmd/measure",
 			"env":       []string{"CGO_ENABLED=0", "GOFLAGS=-mod=readonly", "GOTOOLCHAIN=local"},
 			"buildArgs": []string{"-trimpath", "-buildvcs=false", "-ldflags", ldflags},
+			// Per binary, the build tags added to buildArgs: the front
+			// build and the full build of the same package.
+			"tags": map[string]string{"measure-OS-ARCH": "measure_front", "measure-full-OS-ARCH": ""},
 		},
 		ResolvedDependencies: []provenance.Artifact{
 			{URI: sourceURI + "@" + commit, Digest: map[string]string{"gitCommit": commit}},
