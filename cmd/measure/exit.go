@@ -55,6 +55,7 @@ const (
 // codes, first match first; fullExitCodes (full.go) those of the others.
 var exitCodes = []sentinelExit{
 	{errDiffer, exitNegative},
+	{errIDBlockLD, exitNegative},
 }
 
 // sentinelExit is the exit code of an error that wraps err.

@@ -107,6 +107,7 @@ func (f *exitFixture) rows(t *testing.T) map[string]exitRows {
 		"ovmf":                  {why: group},
 		"ovmf inspect":          {missing: []string{f.missing}, ok: []string{trixie}, why: "inspect has no negative answer"},
 		"igvm":                  {why: group},
+		"igvm measure":          {missing: []string{f.missing}, ok: []string{writeIn(t, f.dir, "snp.igvm", igvmtest.SNPFile().Build()), "--ignore-id-block"}, negative: []string{writeIn(t, f.dir, "snp.igvm", igvmtest.SNPFile().Build())}},
 		"igvm inspect":          {missing: []string{f.missing}, ok: []string{writeIn(t, f.dir, "snp.igvm", igvmtest.SNPFile().Build())}, why: "inspect has no negative answer"},
 		"keygen":                {missing: []string{"--out", f.missing}, ok: []string{"--out", filepath.Join(t.TempDir(), "k")}, why: "keygen has no negative answer"},
 		"sign":                  {missing: []string{"--key", f.key + ".key", f.missing}, ok: []string{"--key", f.key + ".key", f.statement}, why: "a rejected statement is exit 14, not a negative answer"},

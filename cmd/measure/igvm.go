@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -9,20 +10,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/ovmf/igvm"
 )
 
 func newIGVMCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "igvm",
-		Short:   "Inspect IGVM files (COCONUT-SVSM, OpenHCL, QEMU igvm-cfg)",
-		Example: `  measure igvm inspect coconut-qemu.igvm`,
-		Args:    cobra.NoArgs,
+		Use:   "igvm",
+		Short: "Inspect IGVM files (COCONUT-SVSM, OpenHCL, QEMU igvm-cfg) and compute their SEV-SNP launch digest",
+		Example: `  measure igvm inspect coconut-qemu.igvm
+  measure igvm measure coconut-qemu.igvm`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("igvm needs a subcommand: inspect")
+			return usagef("igvm needs a subcommand: inspect, measure")
 		},
 	}
-	cmd.AddCommand(newIGVMInspectCmd())
+	cmd.AddCommand(newIGVMInspectCmd(), newIGVMMeasureCmd())
 	return cmd
 }
 
@@ -60,6 +63,119 @@ the file and the VP contexts. It does not compute a launch digest.`,
 	}
 	o.out.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// igvmMeasureOptions are igvm measure's flags.
+type igvmMeasureOptions struct {
+	out           outputOptions
+	nativeZero    bool
+	ignoreIDBlock bool
+}
+
+func newIGVMMeasureCmd() *cobra.Command {
+	o := &igvmMeasureOptions{out: outputOptions{allowed: []string{"hex", "json"}}}
+	cmd := &cobra.Command{
+		Use:   "measure FILE",
+		Short: "Compute the SEV-SNP launch digest of an IGVM file, as COCONUT-SVSM's igvmmeasure does",
+		Long: `measure computes the SEV-SNP launch digest (the attestation report's
+MEASUREMENT) of the directives of an IGVM file's first SEV-SNP platform, as
+igvmmeasure (coconut-svsm tools/igvmmeasure) computes it and QEMU/KVM
+launches the file: page data as NORMAL, UNMEASURED, SECRETS or CPUID pages,
+one UNMEASURED page per parameter insert, and each SEV-SNP VP context as a
+VMSA page at its GPA, in file order (docs/svsm.md, "IGVM").
+
+Pages without data are NORMAL pages of zeros, as QEMU adds them;
+--native-zero measures them as ZERO pages (igvmmeasure --native-zero). When
+the file carries an SNP ID block for that platform, its launch digest must
+equal the one computed (exit 1 otherwise) unless --ignore-id-block.`,
+		Example: `  measure igvm measure coconut-qemu.igvm
+  measure igvm measure coconut-qemu.igvm --native-zero --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.out.validate(); err != nil {
+				return err
+			}
+			b, err := readFileLimit(args[0], igvm.MaxFileSize)
+			if err != nil {
+				return err
+			}
+			f, err := igvm.Parse(b)
+			if err != nil {
+				return fmt.Errorf("IGVM file %q: %w", args[0], err)
+			}
+			d, err := snp.MeasureIGVM(f, snp.IGVMOptions{NativeZero: o.nativeZero})
+			if err != nil {
+				return fmt.Errorf("IGVM file %q: %w", args[0], err)
+			}
+			var mismatch error
+			if d.IDBlockLD != nil && *d.IDBlockLD != d.Digest && !o.ignoreIDBlock {
+				mismatch = fmt.Errorf("IGVM file %q: %w: its SNP ID block promises launch digest %x, the directives measure to %x (--ignore-id-block prints the digest anyway)", args[0], errIDBlockLD, d.IDBlockLD[:], d.Digest[:])
+			}
+			if o.out.format != "json" {
+				if mismatch != nil {
+					return mismatch
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%x\n", d.Digest[:])
+				return err
+			}
+			rec := igvmMeasurement{
+				Platform: "sev-snp", File: args[0], Mask: d.Mask, NativeZero: o.nativeZero,
+				Measurement: fmt.Sprintf("%x", d.Digest[:]), Pages: map[string]int{},
+			}
+			for t, n := range d.Pages {
+				rec.Pages[pageTypeName(t)] = n
+			}
+			if d.IDBlockLD != nil {
+				rec.IDBlockLD = fmt.Sprintf("%x", d.IDBlockLD[:])
+				matches := *d.IDBlockLD == d.Digest
+				rec.IDBlockMatches = &matches
+			}
+			if err := writeJSON(cmd.OutOrStdout(), rec); err != nil {
+				return err
+			}
+			return mismatch
+		},
+	}
+	o.out.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&o.nativeZero, "native-zero", false, "measure pages without data as ZERO pages (igvmmeasure --native-zero), not as NORMAL pages of zeros (QEMU)")
+	cmd.Flags().BoolVar(&o.ignoreIDBlock, "ignore-id-block", false, "print the digest even when the file's SNP ID block promises another")
+	return cmd
+}
+
+// errIDBlockLD is an IGVM file whose ID block names another launch digest
+// than its directives measure to: a negative answer.
+var errIDBlockLD = errors.New("ID block launch digest differs")
+
+// igvmMeasurement is igvm measure's JSON record.
+type igvmMeasurement struct {
+	Platform   string         `json:"platform"`
+	File       string         `json:"file"`
+	Mask       uint32         `json:"compatibility_mask"`
+	NativeZero bool           `json:"native_zero"`
+	Pages      map[string]int `json:"pages"`
+	IDBlockLD  string         `json:"id_block_ld,omitempty"`
+	// IDBlockMatches says whether the ID block's digest is the one
+	// computed; without an ID block it is left out.
+	IDBlockMatches *bool  `json:"id_block_matches,omitempty"`
+	Measurement    string `json:"measurement"`
+}
+
+func pageTypeName(t snp.PageType) string {
+	switch t {
+	case snp.PageNormal:
+		return "normal"
+	case snp.PageVMSA:
+		return "vmsa"
+	case snp.PageZero:
+		return "zero"
+	case snp.PageUnmeasured:
+		return "unmeasured"
+	case snp.PageSecrets:
+		return "secrets"
+	case snp.PageCPUID:
+		return "cpuid"
+	}
+	return fmt.Sprintf("type-%d", t)
 }
 
 // igvmInspection is what `igvm inspect` reports (docs/output.md: snake

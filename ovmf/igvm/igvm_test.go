@@ -266,3 +266,30 @@ func TestPrefixesAndFlips(t *testing.T) {
 	}
 	t.Logf("%d of %d fixed-up bit flips in the headers still parse", accepted, end*8)
 }
+
+// TestVMSATail: an SEV-SNP VP context whose page holds anything past the
+// VMSA's 0x670 bytes is refused, as igvm 0.4.0 refuses it (InvalidVmsa);
+// a VSM or native context is not a VMSA.
+func TestVMSATail(t *testing.T) {
+	for _, c := range []struct {
+		platform igvm.PlatformType
+		at       int
+		ok       bool
+	}{
+		{igvm.PlatformSEVSNP, 0x66f, true},
+		{igvm.PlatformSEVSNP, 0x670, false},
+		{igvm.PlatformSEVSNP, 0xfff, false},
+		{igvm.PlatformNative, 0xfff, true},
+	} {
+		page := igvmtest.Page(0)
+		page[c.at] = 1
+		b := igvmtest.File{Records: []igvmtest.Record{
+			{Type: igvm.TypeSupportedPlatform, Body: igvm.SupportedPlatform{CompatibilityMask: 1, PlatformType: c.platform, PlatformVersion: 1}},
+			{Type: igvm.TypeVPContext, Body: igvm.VPContext{GPA: 0xFFFFFFFFF000, CompatibilityMask: 1}, Data: page},
+		}}.Build()
+		_, err := igvm.Parse(b)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, igvm.ErrMalformed)) {
+			t.Errorf("%s VP context with byte %#x set: %v, want ok=%v", c.platform, c.at, err, c.ok)
+		}
+	}
+}

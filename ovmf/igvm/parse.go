@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"slices"
 )
 
 type section int
@@ -295,6 +296,10 @@ func (p *parser) check(h Header) error {
 	return nil
 }
 
+// sevVMSASize is the size of igvm's SevVmsa (igvm/src/snp_defs.rs): the
+// VMSA up to and including the YMM registers.
+const sevVMSASize = 0x670
+
 // checkVPContext checks a VP context's data: a 4 KiB page (VMSA or native
 // context) or, for VSM, a register list.
 func (p *parser) checkVPContext(b *VPContext) error {
@@ -306,8 +311,18 @@ func (p *parser) checkVPContext(b *VPContext) error {
 		return malformed("compatibility mask %#x names no supported platform", b.CompatibilityMask)
 	}
 	if platform != PlatformVSMIsolation {
-		_, err := p.f.Data(b.FileOffset, PageSize)
-		return err
+		page, err := p.f.Data(b.FileOffset, PageSize)
+		if err != nil {
+			return err
+		}
+		// igvm 0.4.0 reads an SEV-family context as its SevVmsa (0x670
+		// bytes) and refuses a page with anything after it (InvalidVmsa).
+		if platform == PlatformSEVSNP || platform == PlatformSEV || platform == PlatformSEVES {
+			if i := slices.IndexFunc(page[sevVMSASize:], func(c byte) bool { return c != 0 }); i >= 0 {
+				return malformed("VMSA of VP %d at file offset %#x has a nonzero byte at %#x, past the VMSA's %#x bytes", b.VPIndex, b.FileOffset, sevVMSASize+i, sevVMSASize)
+			}
+		}
+		return nil
 	}
 	hdr, err := p.f.Data(b.FileOffset, 4)
 	if err != nil {
