@@ -6,15 +6,17 @@
 //
 // It covers building, marshalling deterministically, parsing and validating
 // those statements; generating and loading signing keys (Ed25519, ECDSA P-256
-// and P-384); signing statements into DSSE envelopes and verifying envelopes
-// against a set of public keys with a threshold. Verification failures are
-// reported with sentinel errors (ErrMalformedEnvelope, ErrPayloadType,
-// ErrBadSignature, ErrThreshold, ErrInvalidStatement, ErrSubjectMismatch) so
-// that callers can tell them apart.
+// and P-384), plain or encrypted in cosign's format; signing statements into
+// DSSE envelopes or Sigstore bundles and verifying either against a set of
+// public keys with a threshold. Verification failures are reported with
+// sentinel errors (ErrMalformedEnvelope, ErrPayloadType, ErrBadSignature,
+// ErrThreshold, ErrInvalidStatement, ErrSubjectMismatch) so that callers can
+// tell them apart.
 //
 // It does not compute measurements (see measure/snp), does not read or write
-// files (callers hand it bytes and readers), does not talk to transparency
-// logs or key management services, and does not handle encrypted private
-// keys. The in-toto and DSSE libraries are used here and nowhere else in the
-// module.
+// files (callers hand it bytes and readers, and passwords through a
+// function), does not talk to transparency logs or key management services,
+// and does not verify keyless (certificate) Sigstore bundles. The in-toto,
+// DSSE and Sigstore (protobuf-specs) libraries are used here and nowhere
+// else in the module.
 package provenance
