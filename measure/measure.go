@@ -305,6 +305,11 @@ type TDX struct {
 	// EDK2 and SecureBootSupport override what the image says (RTMRs).
 	EDK2              EDK2Release
 	SecureBootSupport *bool
+	// Machine, SMP and SMBIOSProcessorID decide the SMBIOS event of
+	// edk2-stable202505 and later (RTMR0); see tdx.Config.
+	Machine           QEMUVersion
+	SMP               tdx.SMP
+	SMBIOSProcessorID *uint64
 }
 
 // DefaultTDX is the launch measure tdx assumes without flags: QEMU
@@ -559,6 +564,7 @@ func (m *Measurer) measureTDX(l TDX) (Result, error) {
 	cfg := tdx.Config{
 		PageAddOrder: l.PageAddOrder, QEMU: l.QEMU, Memory: l.Memory,
 		ACPI: l.ACPI, EDK2: l.EDK2, SecureBootSupport: l.SecureBootSupport,
+		Machine: l.Machine, SMP: l.SMP, SMBIOSProcessorID: l.SMBIOSProcessorID,
 	}
 	if b := m.boot; b != nil {
 		cfg.Kernel, cfg.Cmdline = b.Kernel, b.Cmdline

@@ -21,6 +21,8 @@ const (
 	EventACPIRSDP     EventKind = "acpi-rsdp"     // RTMR0: etc/acpi/rsdp
 	EventACPITables   EventKind = "acpi-tables"   // RTMR0: etc/acpi/tables (and other loader blobs)
 	EventBootVariable EventKind = "boot-variable" // RTMR0: BootOrder, Boot####
+	EventFwCfg        EventKind = "fw-cfg"        // RTMR0: QEMU fw_cfg items (edk2-stable202505 and later)
+	EventSMBIOS       EventKind = "smbios"        // RTMR0: the SMBIOS table (edk2-stable202505 and later)
 	EventKernel       EventKind = "kernel"        // RTMR1: Authenticode digest of the kernel
 	EventEFIAction    EventKind = "efi-action"    // RTMR1: EV_EFI_ACTION strings
 	EventCmdline      EventKind = "cmdline"       // RTMR2: LoadOptions, measured by the EFI stub

@@ -20,6 +20,8 @@ var (
 	secureBootConfigDxe = ovmf.MustParseGUID("f0e6a44f-7195-41c3-ac64-54f202cd0a21") // SecurityPkg/VariableAuthenticated/SecureBootConfigDxe
 	tdTcg2DxeFileGUID   = ovmf.MustParseGUID("f062221e-c607-44c2-b0b4-c3886331d351") // OvmfPkg/Tcg/TdTcg2Dxe (SecurityPkg/Tcg/TdTcg2Dxe before 202405)
 	smbiosPlatformDxe   = ovmf.MustParseGUID("4110465d-5ff3-4f4b-b580-24ed0d06747a") // OvmfPkg/SmbiosPlatformDxe
+	platformPeiGUID     = ovmf.MustParseGUID("222c386d-5abc-4fb4-b124-fbb82488acf4") // OvmfPkg/PlatformPei (OvmfPkgX64; IntelTdxX64 has no PEI)
+	bootManagerMenuApp  = ovmf.MustParseGUID("eec25bdc-67f2-4d95-b1d5-f81b2039d11d") // MdeModulePkg BootManagerMenuApp.inf FILE_GUID
 )
 
 // ErrNoDXECore reports an image whose DXE volume could not be found: no
@@ -36,6 +38,20 @@ type Firmware struct {
 	UiApp       bool
 	UiAppVolume ovmf.GUID
 	UiAppName   string
+	// BootMenuApp is set when BootManagerMenuApp is in the image, which
+	// edk2-stable202505 registers as the boot manager menu (Boot0000)
+	// instead of UiApp; BootMenuAppVolume and BootMenuAppName as for UiApp.
+	BootMenuApp       bool
+	BootMenuAppVolume ovmf.GUID
+	BootMenuAppName   string
+	// PlatformPei is set when OvmfPkg's PlatformPei is in the image: an
+	// OvmfPkgX64 build, which measures QEMU's fw_cfg items in PEI. The
+	// PEI-less IntelTdxX64 build does so in SEC and is not modelled.
+	PlatformPei bool
+	// SMBIOS holds the type 0 strings compiled into SmbiosPlatformDxe;
+	// SMBIOSKnown is set when they could be told apart (smbiosStrings).
+	SMBIOS      SMBIOSFirmware
+	SMBIOSKnown bool
 	// Shell is set when the UEFI Shell application is in the image.
 	Shell bool
 	// SecureBootSupport is set when SecureBootConfigDxe is in the image:
@@ -67,7 +83,18 @@ func InspectFirmware(data []byte) (*Firmware, error) {
 	if v, f := fv.FindFile(vols, uiAppFileGUID); f != nil {
 		fw.UiApp, fw.UiAppVolume, fw.UiAppName = true, v.Name, f.UI
 	}
+	if v, f := fv.FindFile(vols, bootManagerMenuApp); f != nil {
+		fw.BootMenuApp, fw.BootMenuAppVolume, fw.BootMenuAppName = true, v.Name, f.UI
+	}
+	if _, f := fv.FindFile(vols, smbiosPlatformDxe); f != nil {
+		var strs []string
+		for _, s := range f.LeafSections(fv.SectionPE32) {
+			strs = append(strs, alignedUTF16Strings(s.Data, 3)...)
+		}
+		fw.SMBIOS, fw.SMBIOSKnown = smbiosStrings(strs)
+	}
 	has := func(g ovmf.GUID) bool { _, f := fv.FindFile(vols, g); return f != nil }
+	fw.PlatformPei = has(platformPeiGUID)
 	fw.Shell = has(shellFileGUID)
 	fw.SecureBootSupport = has(secureBootConfigDxe)
 	fw.CCMeasurement = has(tdTcg2DxeFileGUID)
@@ -81,8 +108,51 @@ func InspectFirmware(data []byte) (*Firmware, error) {
 // It is compiled on first use: only RTMR predictions need it, and a
 // package-level regexp would cost every command its compilation.
 var releaseVersion = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(?:(20\d\d)\.(0[1-9]|1[0-2])(?:\.\d+)?-[0-9A-Za-z.+~]+|edk2-stable(20\d\d)(0[1-9]|1[0-2])(?:\.\d+)?)$`)
+	return regexp.MustCompile(`^(?:(20\d\d)\.(0[1-9]|1[0-2])(?:\.\d+)?(?:\+[0-9A-Za-z.]+)?-[0-9A-Za-z.+~]+|edk2-stable(20\d\d)(0[1-9]|1[0-2])(?:\.\d+)?)$`)
 })
+
+// smbiosDate matches PcdFirmwareReleaseDateString as SMBIOS spells dates.
+var smbiosDate = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d\d/\d\d/\d{4}$`) })
+
+// smbiosStrings tells apart the UTF-16 strings of SmbiosPlatformDxe: the
+// literal fallbacks L"unknown" and L"02/02/2022" (InstallAllStructures),
+// and the fixed PCDs PcdFirmwareReleaseDateString (a date),
+// PcdFirmwareVersionString (an edk2 release, releaseVersion) and
+// PcdFirmwareVendor (what remains). A PCD shorter than 3 characters is
+// replaced by the fallback, and an empty one leaves no string; so with
+// no date or version among them the fallback is used. It reports false
+// when a kind has more than one candidate.
+func smbiosStrings(strs []string) (SMBIOSFirmware, bool) {
+	var fw SMBIOSFirmware
+	seen := map[string]bool{}
+	var dates, versions, vendors []string
+	for _, s := range strs {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		switch {
+		case s == "unknown" || s == "02/02/2022":
+		case smbiosDate().MatchString(s):
+			dates = append(dates, s)
+		case releaseVersion().MatchString(s):
+			versions = append(versions, s)
+		default:
+			vendors = append(vendors, s)
+		}
+	}
+	if !seen["unknown"] || !seen["02/02/2022"] || len(dates) > 1 || len(versions) > 1 || len(vendors) > 1 {
+		return SMBIOSFirmware{}, false
+	}
+	pick := func(l []string) string {
+		if len(l) == 0 {
+			return ""
+		}
+		return l[0]
+	}
+	fw.Vendor, fw.Version, fw.Date = pick(vendors), pick(versions), pick(dates)
+	return fw, true
+}
 
 // releaseFromImage reads PcdFirmwareVersionString where OVMF compiles it
 // in: SmbiosPlatformDxe (SMBIOS type 0 BIOS version, edk2-stable202302 and
@@ -135,6 +205,43 @@ func utf16Strings(b []byte, minLen int) []string {
 			out = append(out, string(utf16.Decode(cur)))
 		}
 		cur = cur[:0]
+	}
+	return out
+}
+
+// alignedUTF16Strings is utf16Strings for string data that may follow code
+// directly: a string not preceded by a NUL code unit loses its leading
+// characters up to the first letter or digit (trixie's SmbiosPlatformDxe
+// has its vendor string right after the NOP 0f 1f 40 00, whose 0x40 would
+// read as "@").
+func alignedUTF16Strings(b []byte, minLen int) []string {
+	var out []string
+	start := -1
+	alnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' }
+	for i := 0; i+1 < len(b); i += 2 {
+		c := uint16(b[i]) | uint16(b[i+1])<<8
+		if c >= 0x20 && c < 0x7f {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if c == 0 && start >= 0 {
+			from := start
+			if from >= 2 && (b[from-2] != 0 || b[from-1] != 0) {
+				for from < i && !alnum(b[from]) {
+					from += 2
+				}
+			}
+			if (i-from)/2 >= minLen {
+				u := make([]uint16, 0, (i-from)/2)
+				for j := from; j < i; j += 2 {
+					u = append(u, uint16(b[j])|uint16(b[j+1])<<8)
+				}
+				out = append(out, string(utf16.Decode(u)))
+			}
+		}
+		start = -1
 	}
 	return out
 }

@@ -24,6 +24,17 @@ func repoFixture(t testing.TB, name string) []byte {
 	return b
 }
 
+// forkyOVMF reads Debian forky's OVMF.fd (ovmf-generic 2026.08+ds-2),
+// committed under measure/tdx/testdata.
+func forkyOVMF(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "forky-2026.08-OVMF.fd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestInspectFirmware checks what the DXE volumes of Debian's OVMF say,
 // against the package versions (testdata/fixtures/README.md) and the build
 // flags in debian/rules: bookworm's OVMF.fd is a secure boot build of
@@ -35,12 +46,22 @@ func TestInspectFirmware(t *testing.T) {
 		want     Firmware
 		wantFrom string
 	}{
-		{"bookworm-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", Shell: true, SecureBootSupport: true, CCMeasurement: false}, ""},
-		{"trixie-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", Shell: true, SecureBootSupport: false, CCMeasurement: true, EDK2: EDK2Release{2025, 2}}, `PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`},
+		{"bookworm-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", PlatformPei: true, Shell: true, SecureBootSupport: true, CCMeasurement: false}, ""},
+		{"trixie-OVMF.fd", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", PlatformPei: true, Shell: true, SecureBootSupport: false, CCMeasurement: true, EDK2: EDK2Release{2025, 2},
+			SMBIOS: SMBIOSFirmware{Vendor: "Debian distribution of EDK II", Version: "2025.02-8+deb13u1", Date: "11/08/2025"}, SMBIOSKnown: true}, `PcdFirmwareVersionString "2025.02-8+deb13u1" in SmbiosPlatformDxe`},
+		// forky's 2026.08 (measure/tdx/testdata, verify/testdata/README.md):
+		// BootManagerMenuApp (UI name "BootManagerMenuApp") in the DXE
+		// volume next to UiApp, as edk2-stable202505 builds it.
+		{"forky", Firmware{UiApp: true, UiAppVolume: dxeFVNameGUID, UiAppName: "UiApp", BootMenuApp: true, BootMenuAppVolume: dxeFVNameGUID, BootMenuAppName: "BootManagerMenuApp", PlatformPei: true, Shell: true, SecureBootSupport: false, CCMeasurement: true, EDK2: EDK2Release{2026, 8},
+			SMBIOS: SMBIOSFirmware{Vendor: "Debian distribution of EDK II", Version: "2026.08+ds-2", Date: "09/26/2026"}, SMBIOSKnown: true}, `PcdFirmwareVersionString "2026.08+ds-2" in SmbiosPlatformDxe`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			got, err := InspectFirmware(repoFixture(t, tc.file))
+			img := forkyOVMF(t)
+			if tc.file != "forky" {
+				img = repoFixture(t, tc.file)
+			}
+			got, err := InspectFirmware(img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +79,7 @@ func TestInspectFirmware(t *testing.T) {
 
 func TestReleaseVersion(t *testing.T) {
 	for s, want := range map[string]bool{
-		"2025.02-8+deb13u1": true, "2024.02-2ubuntu0.1": true, "edk2-stable202411": true, "edk2-stable202408.01": true,
+		"2025.02-8+deb13u1": true, "2024.02-2ubuntu0.1": true, "2026.08+ds-2": true, "edk2-stable202411": true, "edk2-stable202408.01": true,
 		"02/02/2022": false, "unknown": false, "2025.02": false, "0.0.0": false, "2025.13-1": false,
 	} {
 		if got := releaseVersion().MatchString(s); got != want {

@@ -143,7 +143,24 @@ type Config struct {
 	// SecureBootSupport says whether the firmware was built with secure
 	// boot support; nil to read it from the image.
 	SecureBootSupport *bool
+	// Machine is the q35 machine type version (pc-q35-X.Y); zero for the
+	// QEMU release's own, which the q35 alias names. Only the SMBIOS event
+	// (edk2-stable202505 and later) depends on it.
+	Machine QEMUVersion
+	// SMP is the vCPU topology (-smp); zero for QEMU's default, one vCPU.
+	SMP SMP
+	// SMBIOSProcessorID is the Processor ID of QEMU's SMBIOS type 4
+	// structures: CPUID leaf 1 EAX (low half) and EDX of the vCPU model,
+	// which with -cpu host are the host CPU's; nil when not known.
+	SMBIOSProcessorID *uint64
 }
+
+// smbiosNotConfirmed is why RTMR0 stays null for edk2-stable202505 and
+// later even when every event is computed (docs/tdx.md).
+const smbiosNotConfirmed = "the SMBIOS event (EV_EFI_HANDOFF_TABLES) is modelled from the QEMU and edk2 sources, but no recorded event log or independent value confirms its digest yet, so RTMR0 is not reported; the fw_cfg and boot option events are checked against a recorded log"
+
+// measures202505 reports whether the release measures fw_cfg and SMBIOS.
+func measures202505(r EDK2Release) bool { return r.Known() && !r.Before(2025, 5) }
 
 // DefaultMemory is the guest RAM assumed when none is given: QEMU's default
 // -m (hw/core/machine.c, 128 MiB). MRTD depends on it only through the TD
@@ -215,6 +232,9 @@ type DerivedInputs struct {
 	SecureBootSupport Sourced `json:"secure_boot_support"`
 	Shell             Sourced `json:"uefi_shell"`
 	CCMeasurement     Sourced `json:"cc_measurement"`
+	// SMBIOSType0 is what OVMF puts into its SMBIOS type 0 structure
+	// (edk2-stable202505 and later measure it).
+	SMBIOSType0 Sourced `json:"smbios_type0"`
 }
 
 // Result is the measurement of one launch.
@@ -267,17 +287,23 @@ const (
 // uiAppLoadOption is EFI_LOAD_OPTION (UEFI spec 3.1.3) for UiApp in the
 // volume named fvName, described by its UI name (BmRegisterBootManagerMenu).
 func uiAppLoadOption(fvName ovmf.GUID, desc string) []byte {
+	return fvLoadOption(loadOptionActive|loadOptionHidden|loadOptionCategoryApp, desc, fvName, uiAppFileGUID)
+}
+
+// fvLoadOption is EFI_LOAD_OPTION (UEFI spec 3.1.3) for the application
+// file in the volume fvName: Fv(fvName)/FvFile(file), no optional data.
+func fvLoadOption(attributes uint32, desc string, fvName, file ovmf.GUID) []byte {
 	var fp []byte
 	for _, n := range []struct {
 		sub  byte
 		guid ovmf.GUID
-	}{{dpSubPIWGFirmwareVol, fvName}, {dpSubPIWGFirmwareFile, uiAppFileGUID}} {
+	}{{dpSubPIWGFirmwareVol, fvName}, {dpSubPIWGFirmwareFile, file}} {
 		fp = append(fp, dpTypeMedia, n.sub)
 		fp = binary.LittleEndian.AppendUint16(fp, 4+16)
 		fp = append(fp, n.guid[:]...)
 	}
 	fp = append(fp, dpTypeEnd, dpSubEndEntire, 4, 0)
-	opt := binary.LittleEndian.AppendUint32(nil, loadOptionActive|loadOptionHidden|loadOptionCategoryApp)
+	opt := binary.LittleEndian.AppendUint32(nil, attributes)
 	opt = binary.LittleEndian.AppendUint16(opt, uint16(len(fp)))
 	opt = append(opt, utf16le(desc+"\x00")...)
 	return append(opt, fp...)
@@ -358,6 +384,9 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 	} else {
 		region := data[cfv.DataOffset : uint64(cfv.DataOffset)+uint64(cfv.RawDataSize)]
 		r.Events = append(r.Events, Event{RTMR: 0, Kind: EventCFV, Digest: sha384(region), Description: fmt.Sprintf("CFV (variable store) at image offset %#x, %#x bytes", cfv.DataOffset, cfv.RawDataSize)})
+		if measures202505(cfg.EDK2) {
+			r.fwCfg202505(cfg, fw, notComputable)
+		}
 		vars, varErr := varstore.Parse(region)
 		if varErr != nil {
 			notComputable(0, "the variable store cannot be read: "+varErr.Error())
@@ -374,7 +403,13 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 			}
 			r.Events = append(r.Events, ev...)
 		}
-		if varErr == nil && !(cfg.EDK2.Known() && !cfg.EDK2.Before(2025, 5)) {
+		if measures202505(cfg.EDK2) {
+			r.smbios202505(cfg, fw, notComputable)
+			if varErr == nil {
+				r.bootOptions202505(cfg, fw, vars, notComputable)
+			}
+		}
+		if varErr == nil && !measures202505(cfg.EDK2) {
 			// (edk2-stable202505 and later register other boot options;
 			// reported as not computable below.)
 			// BdsDxe registers the boot manager menu (UiApp) as Boot0000 in
@@ -418,8 +453,8 @@ func Measure(img *ovmf.Image, cfg Config) (*Result, error) {
 	switch {
 	case !cfg.EDK2.Known():
 		notComputable(0, "the firmware's edk2 release is not known (not readable from the image; --edk2-version): edk2-stable202505 changed the RTMR0 events")
-	case !cfg.EDK2.Before(2025, 5):
-		notComputable(0, cfg.EDK2.String()+" also measures QEMU fw_cfg items and SMBIOS tables into RTMR0 and registers other boot options; that is not modelled")
+	case measures202505(cfg.EDK2):
+		notComputable(0, cfg.EDK2.String()+" also measures QEMU fw_cfg items and the SMBIOS table: "+smbiosNotConfirmed)
 	}
 
 	// RTMR1 and RTMR2: the kernel OVMF loads, the EFI actions around it,
@@ -493,7 +528,13 @@ func (r *Result) deriveInputs(cfg Config, fw *Firmware, fwErr error) Config {
 	if fw != nil {
 		d.Shell = fromImage(true, fw.Shell, map[bool]string{true: "Shell (gUefiShellFileGuid) is in the DXE volume", false: "no Shell (gUefiShellFileGuid) in the DXE volume"}[fw.Shell])
 		d.CCMeasurement = fromImage(true, fw.CCMeasurement, map[bool]string{true: "TdTcg2Dxe is in the DXE volume", false: "no TdTcg2Dxe in the DXE volume"}[fw.CCMeasurement])
+		d.SMBIOSType0 = Sourced{Value: "unknown", Source: "unknown: the UTF-16 strings of SmbiosPlatformDxe cannot be told apart"}
+		if fw.SMBIOSKnown {
+			t := fw.SMBIOS
+			d.SMBIOSType0 = Sourced{Value: fmt.Sprintf("vendor %q, version %q, date %q", t.Vendor, t.Version, t.Date), Source: "image: PcdFirmwareVendor, PcdFirmwareVersionString, PcdFirmwareReleaseDateString in SmbiosPlatformDxe (empty: OVMF's fallback)"}
+		}
 	} else {
+		d.SMBIOSType0 = fromImage(false, false, "")
 		d.Shell = fromImage(false, false, "")
 		d.CCMeasurement = fromImage(false, false, "")
 	}
