@@ -127,6 +127,14 @@ func (a Assessment) Verdict() (*Verdict, error) {
 		v.Failures = append(v.Failures, trustErr.Error())
 		errs = append(errs, trustErr)
 	}
+	// Reference values nobody signed (an export read back with
+	// --allow-unsigned-refs) may match, but nothing says they are the
+	// publisher's: never a PASS.
+	if len(errs) == 0 && len(a.References.KeyIDs) == 0 {
+		v.Result = Unverified
+		v.Failures = append(v.Failures, ErrUnsignedReferences.Error())
+		errs = append(errs, ErrUnsignedReferences)
+	}
 	v.Checks = a.levels(v, trustErr)
 	if len(errs) > 0 {
 		return v, errs[0]
@@ -138,6 +146,10 @@ func (a Assessment) Verdict() (*Verdict, error) {
 func (a Assessment) levels(v *Verdict, trustErr error) []Level {
 	refs := Level{Name: AspectReferenceValues, Status: StatusPassed,
 		Detail: fmt.Sprintf("%s for %s, %d configuration(s), signed by %s", v.References.Name, v.References.Firmware.Name, v.References.Configurations, strings.Join(v.References.KeyIDs, ", "))}
+	if len(v.References.KeyIDs) == 0 {
+		refs.Status = StatusNotChecked
+		refs.Detail = fmt.Sprintf("%s for %s, %d configuration(s), NOT signed: nothing shows who published them", v.References.Name, v.References.Firmware.Name, v.References.Configurations)
+	}
 	meas := Level{Name: AspectMeasurement}
 	switch c := v.Comparison; {
 	case c != nil && c.ReferencePlatform != c.Platform:

@@ -53,6 +53,7 @@ func TestAssessmentLevels(t *testing.T) {
 		certs      *verify.SNPCerts
 		trust      verify.HardwareTrust
 		minTCB     *verify.TCB
+		unsigned   bool
 		wantResult string
 		wantErr    error
 		want       levels
@@ -72,6 +73,15 @@ func TestAssessmentLevels(t *testing.T) {
 		{name: "test root named", report: good, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, wantResult: verify.Passed,
 			want: levels{verify.AspectReferenceValues: verify.StatusPassed, verify.AspectMeasurement: verify.StatusPassed,
 				verify.AspectHardware: verify.StatusPassed, verify.AspectTCB: verify.StatusPassed, verify.AspectPolicy: verify.StatusPassed}},
+		// Reference values nobody signed (read back from an export with
+		// --allow-unsigned-refs): everything else holds, still no PASS.
+		{name: "unsigned reference values", report: good, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, unsigned: true,
+			wantResult: verify.Unverified, wantErr: verify.ErrUnsignedReferences,
+			want: levels{verify.AspectReferenceValues: verify.StatusNotChecked, verify.AspectMeasurement: verify.StatusPassed,
+				verify.AspectHardware: verify.StatusPassed, verify.AspectTCB: verify.StatusPassed}},
+		{name: "unsigned reference values, mismatch", report: mismatch, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, unsigned: true,
+			wantResult: verify.Failed, wantErr: verify.ErrMismatch,
+			want: levels{verify.AspectReferenceValues: verify.StatusNotChecked, verify.AspectMeasurement: verify.StatusFailed}},
 		{name: "signature broken", report: tampered, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, wantResult: verify.Failed, wantErr: verify.ErrHardwareSignature,
 			want: levels{verify.AspectHardware: verify.StatusFailed, verify.AspectTCB: verify.StatusNotChecked}},
 		{name: "mismatch outranks policy", report: mismatch, certs: &certs, trust: verify.HardwareTrust{Roots: []string{arkFP}}, minTCB: &low,
@@ -93,6 +103,9 @@ func TestAssessmentLevels(t *testing.T) {
 				References: verify.References{KeyIDs: []string{"SHA256:test"}}, Trust: tc.trust}
 			if tc.minTCB != nil {
 				a.Policy.MinTCB = tc.minTCB
+			}
+			if tc.unsigned {
+				a.References.KeyIDs = nil
 			}
 			if tc.certs != nil {
 				hw, err := verify.VerifySNPSignature(ev, *tc.certs, verifytest.Created.AddDate(1, 0, 0))

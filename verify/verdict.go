@@ -176,6 +176,10 @@ const Unverified = "UNVERIFIED"
 // but whose hardware signature was not verified to a trusted root.
 var ErrHardwareUnverified = errors.New("the hardware signature was not verified to a trusted root")
 
+// ErrUnsignedReferences reports evidence that matched reference values
+// nobody signed: the result is UNVERIFIED, never PASSED.
+var ErrUnsignedReferences = errors.New("the reference values are not signed by a trusted key")
+
 // HardwareTrust says which hardware-signature outcomes a caller accepts
 // besides a chain to the vendor's root.
 type HardwareTrust struct {
