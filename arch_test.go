@@ -39,10 +39,14 @@ func TestLibrariesStayInPlace(t *testing.T) {
 		"github.com/spf13/cobra":                 {module + "/cmd/"},
 		"github.com/in-toto/":                    {module + "/provenance"},
 		"github.com/secure-systems-lab/":         {module + "/provenance"},
+		"github.com/sigstore/":                   {module + "/provenance"},
 		"github.com/google/go-containerregistry": {module + "/builders", module + "/oci", module + "/distribute"},
 		"github.com/u-root/":                     {module + "/builders/initramfs"},
 		"github.com/google/go-sev-guest":         {module + "/verify"},
 		"github.com/google/go-tdx-guest":         {module + "/verify"},
+		"github.com/google/go-eventlog":          {module + "/verify"},
+		"github.com/fxamacker/cbor":              {module + "/export"},
+		"github.com/veraison/go-cose":            {module + "/export"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

@@ -25,16 +25,24 @@ type refsOptions struct {
 	path      string
 	keys      []string
 	threshold int
+	// format and allowUnsigned are --refs-format and
+	// --allow-unsigned-refs (export.go).
+	format        string
+	allowUnsigned bool
 }
 
 func (o *refsOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.path, "refs", "", "signed reference values: a DSSE envelope from measure sign")
+	fs.StringVar(&o.path, "refs", "", "signed reference values: a DSSE envelope or Sigstore bundle from measure sign")
 	fs.StringArrayVar(&o.keys, "key", nil, "trusted public key of the reference values' signer (PKIX PEM); repeat for several")
 	fs.IntVar(&o.threshold, "threshold", 1, "how many distinct --key keys must have signed")
+	o.addRefsFormatFlags(fs)
 }
 
 // load verifies the envelope and returns its reference values.
 func (o *refsOptions) load(cmd *cobra.Command) (*provenance.ReferenceValues, verify.References, error) {
+	if o.format != refsFormatDSSE {
+		return o.loadExported(cmd)
+	}
 	var refs verify.References
 	if o.path == "" {
 		return nil, refs, usagef("--refs is required")
@@ -61,7 +69,7 @@ func (o *refsOptions) load(cmd *cobra.Command) (*provenance.ReferenceValues, ver
 	if err != nil {
 		return nil, refs, err
 	}
-	res, err := provenance.Verify(cmd.Context(), env, provenance.VerifyOptions{Keys: keys, Threshold: o.threshold})
+	res, _, err := provenance.VerifySigned(cmd.Context(), env, provenance.VerifyOptions{Keys: keys, Threshold: o.threshold})
 	if err != nil {
 		return nil, refs, fmt.Errorf("reference values %q: %w", o.path, err)
 	}

@@ -314,7 +314,7 @@ func TestExplain(t *testing.T) {
 		{"recorded report", []string{"explain", "--report", recordedReport, "--ovmf", trixie}, exitNoMatch, "", "explains MEASUREMENT b07af962"},
 		{"kernel on a firmware without a hashes section", []string{"explain", "--report", report("snp-ec2-bookworm-ovmf-4"), "--ovmf", bookworm, "--kernel", initrd}, 0,
 			"explained: --vmm-type ec2 --vcpus 4 --guest-features 0x1\n", "skipped: measured direct boot"},
-		{"quote", []string{"explain", "--quote", recordedQuote, "--ovmf", bookworm}, exitUsage, "", "give --report"},
+		{"quote", []string{"explain", "--quote", recordedQuote, "--ovmf", bookworm}, exitNoMatch, "", "no page-add order of this firmware gives MRTD 6363b804"},
 		{"no firmware", []string{"explain", "--report", recordedReport}, exitUsage, "", "--ovmf is required"},
 		{"bad max-vcpus", []string{"explain", "--report", recordedReport, "--ovmf", bookworm, "--max-vcpus", "0"}, exitUsage, "", "--max-vcpus 0"},
 	}

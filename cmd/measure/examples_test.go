@@ -162,6 +162,7 @@ func exampleFiles(t *testing.T, dir string) {
 	link("report.bin", genoa.report)
 	link("kds/vcek.der", genoa.cert)
 	link("quote.dat", recordedQuote)
+	link("CCEL", "../../verify/testdata/cceventlog/gce-cos113-tdx.bin")
 	link("td-quote.dat", hclTDXQuote)
 	link("hcl-report.bin", hclTDX)
 	if err := os.Mkdir(filepath.Join(dir, "certs"), 0o755); err != nil {
@@ -222,7 +223,7 @@ func exampleFiles(t *testing.T, dir string) {
 
 // exampleRuns says which commands' examples TestExamplesRun runs: those
 // that need no sandbox, registry or network.
-var exampleRuns = []string{"compare", "explain", "report", "report show", "diff", "recipes", "recipes list", "recipes show", "keygen", "sign", "verify"}
+var exampleRuns = []string{"compare", "export", "explain", "report", "report show", "diff", "recipes", "recipes list", "recipes show", "keygen", "sign", "verify"}
 
 // TestExamplesRun runs, as written, the examples of the commands in
 // exampleRuns, each in a fresh directory holding the files they name

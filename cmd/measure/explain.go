@@ -64,13 +64,14 @@ type explainOptions struct {
 	boot        kernelOptions
 	space       spaceOptions
 	out         outputOptions
+	eventLog    string // TDX: explain_tdx.go
 }
 
 func newExplainCmd() *cobra.Command {
 	o := &explainOptions{out: outputOptions{allowed: []string{"text", "json"}}}
 	cmd := &cobra.Command{
-		Use:   "explain (--report FILE | --measurement HEX) --ovmf OVMF.fd [--snp-ovmf-hash HEX] [--kernel K --initrd I --append CMDLINE]",
-		Short: "Find the launch configuration that reproduces an SEV-SNP MEASUREMENT or an SEV-ES launch digest",
+		Use:   "explain (--report FILE | --measurement HEX | --quote FILE [--event-log CCEL]) --ovmf OVMF.fd [--snp-ovmf-hash HEX] [--kernel K --initrd I --append CMDLINE]",
+		Short: "Find the launch configuration that reproduces an SEV-SNP MEASUREMENT, an SEV-ES launch digest or a TDX MRTD",
 		Long: `explain searches the launch configurations of a firmware for the one whose
 launch digest equals a measurement: the MEASUREMENT of an SEV-SNP report
 (--report), or a bare measurement (--measurement: 96 hex digits for an
@@ -91,28 +92,41 @@ line that reproduces it, or fails with exit status 1 when no configuration
 of this firmware explains the measurement: the evidence that the provider
 runs something else (--output json prints the answer either way, "result":
 "explained" or "unexplained"). The search time is printed on standard
-error.`,
+error.
+
+--quote takes a TDX quote: explain searches the page-add orders (and the
+memory sizes, when the firmware's MRTD measures the TD HOB) for its MRTD.
+With --event-log, the TD's CC event log, it also says which RTMRs the log
+replays to, which memory size its TD HOB event was made with, and compares
+the log event by event with the prediction of each QEMU behaviour (setup
+header patched or not), printing the event that breaks each RTMR and the
+measure tdx command line of the launch (docs/tdx.md).`,
 		Example: `  measure explain --report report.bin --ovmf OVMF.fd
   measure explain --measurement 0a61ca2e6b5e472be1234088f1c470feb1a55b154556f1ad2223ab7faaa3396f9bd17ef04924ef82bd916962412f3baa --ovmf OVMF.fd
   measure explain --measurement 45a10654fbcca80ff3199c2d2befc7b4ae5ae80acfe4663b1cfc6f94ccba4dd5 --ovmf OVMF.fd --max-vcpus 16
   measure explain --measurement 119768794a3fef562ee35689f05da2bdf66e96cd16aade433768e92c0eb5ae892cebb679f7bf519577d095e0a18bcc8d --ovmf OVMF.fd --snp-ovmf-hash 52de7f3ba560307ec6c22a5cb001524d5e560467b5d618c715cfe3c6f1addcadb91563693fbfa433ae18c2412d739a95
   measure explain --report report.bin --ovmf OVMF-AmdSev.fd --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"
-  measure explain --report report.bin --ovmf OVMF.fd --max-vcpus 64 --guest-features 0x1 --output json`,
+  measure explain --report report.bin --ovmf OVMF.fd --max-vcpus 64 --guest-features 0x1 --output json
+  measure explain --quote quote.dat --ovmf OVMF.fd
+  measure explain --quote quote.dat --ovmf OVMF.fd --event-log CCEL --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.out.validate(); err != nil {
 				return err
 			}
 			if o.evidence.quote != "" {
-				return usagef("explain searches SEV-ES and SEV-SNP configurations: give --report or --measurement; for TDX, compare with reference values")
+				return o.runTDX(cmd)
+			}
+			if o.eventLog != "" {
+				return usagef("--event-log needs --quote (TDX)")
 			}
 			return o.run(cmd)
 		},
 	}
 	cmd.Flags().StringVar(&o.evidence.report, "report", "", "SEV-SNP attestation report: raw, hex, base64 or extended")
 	cmd.Flags().StringVar(&o.measurement, "measurement", "", "a bare measurement instead of --report: an SEV-SNP MEASUREMENT (96 hex digits) or an SEV-ES launch digest (64)")
-	cmd.Flags().StringVar(&o.evidence.quote, "quote", "", "")
-	cmd.Flags().MarkHidden("quote")
+	cmd.Flags().StringVar(&o.evidence.quote, "quote", "", "TDX quote: search the launches that reproduce its MRTD")
+	cmd.Flags().StringVar(&o.eventLog, "event-log", "", "with --quote: the TD's CC event log, compared with the quote's RTMRs and the prediction")
 	o.fw.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.seed, "snp-ovmf-hash", "", "firmware seed (see snp-ovmf-hash), 96 hex digits: stands for the pages of --ovmf, which then gives only the layout (SEV-SNP only)")
 	o.boot.AddFlags(cmd.Flags())

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/measure-cc/measure/measure"
 )
 
 // The front build (go build -tags measure_front; scripts/release names it
@@ -35,8 +37,9 @@ func fullName(self string) string {
 }
 
 // runsHere says whether the front build runs args itself: a measuring
-// command that asks for no statement. Anything else, the root's help and
-// completion included, is measure-full's; when in doubt, it is too.
+// command that asks for no statement and reads no event log or quote.
+// Anything else, the root's help and completion included, is
+// measure-full's; when in doubt, it is too.
 func runsHere(args []string) bool {
 	if len(args) == 0 {
 		return false
@@ -48,7 +51,7 @@ func runsHere(args []string) bool {
 		return false
 	}
 	for _, a := range args[1:] {
-		if strings.Contains(a, "statement") || strings.HasPrefix(a, "--timestamp") {
+		if strings.Contains(a, "statement") || strings.HasPrefix(a, "--timestamp") || strings.HasPrefix(a, "--event-log") || strings.HasPrefix(a, "--quote") {
 			return false
 		}
 	}
@@ -113,4 +116,10 @@ var (
 // names a statement or --timestamp to it, so this is never reached.
 func printStatement(io.Writer, string, *measured, ...subject) error {
 	return errors.New("--output statement and --timestamp are measure-full's (this is the front build)")
+}
+
+// compareEventLog is measure-full's (tdx_eventlog.go): runsHere hands every
+// command line with --event-log or --quote to it, so this is never reached.
+func (o *tdxOptions) compareEventLog(*cobra.Command, measure.Result) error {
+	return errors.New("--event-log and --quote are measure-full's (this is the front build)")
 }

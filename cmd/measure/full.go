@@ -28,7 +28,9 @@ func addFullCommands(root *cobra.Command) {
 		newSignCmd(),
 		newVerifyCmd(),
 		newCompareCmd(),
+		newExportCmd(),
 		newExplainCmd(),
+		newServeWebCmd(),
 		newReportCmd(),
 		newBuildCmd(),
 		newRecipesCmd(),
@@ -60,6 +62,7 @@ var fullExitCodes = []sentinelExit{
 	{verify.ErrNoCertificate, exitHardwareSignature},
 	{verify.ErrPolicy, exitPolicy},
 	{verify.ErrHardwareUnverified, exitUnverified},
+	{verify.ErrUnsignedReferences, exitUnverified},
 }
 
 // fullFlagValues lists, by flag name, the values shell completion offers

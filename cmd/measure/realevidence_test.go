@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,6 +168,8 @@ func TestRealReportCompare(t *testing.T) {
 				{"another measurement", append(base(other), "--certs", certs), exitNoMatch,
 					[]string{"MISMATCH: the sev-snp evidence matches none of the 1 configurations", "result: FAILED", verified,
 						"failure: measurement matches no reference value: MEASUREMENT " + r.measurement + " matches none of 1 configuration(s)"}, "measurement matches no reference value"},
+				{"match, reference values in a Sigstore bundle", append(base(bundleOf(t, dir, r.name, key, refs)), "--certs", certs), 0,
+					[]string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 1", "result: PASSED", verified}, ""},
 				{"no certificates", base(refs), exitUnverified,
 					[]string{"MATCH:", "result: UNVERIFIED", "hardware signature: NOT CHECKED"}, "no certificates were given"},
 				{"certificates valid only later", append(base(refs), "--certs", certs, "--verify-time", "2020-01-01T00:00:00Z"), exitHardwareSignature,
@@ -306,4 +309,20 @@ func TestRealReportTurin(t *testing.T) {
 	if code != exitPolicy || !strings.Contains(stderr, "FMC component only a Turin TCB has") {
 		t.Errorf("Milan report, --min-tcb fmc=0: exit %d, stderr %q\nstdout:\n%s\nwant exit %d saying only Turin has FMC", code, stderr, stdout, exitPolicy)
 	}
+}
+
+// bundleOf re-signs the statement in the envelope refs as a Sigstore
+// bundle with key, through the CLI (measure sign --bundle).
+func bundleOf(t *testing.T, dir, name, key, refs string) string {
+	t.Helper()
+	env, err := provenance.ParseEnvelope(mustRead(t, refs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := writeIn(t, dir, name+".statement.json", env.Payload)
+	out := filepath.Join(dir, name+".sigstore.json")
+	if _, stderr, code := runCLI("sign", "--bundle", "--key", key+".key", st, "--output-file", out); code != 0 {
+		t.Fatalf("sign --bundle: exit %d: %s", code, stderr)
+	}
+	return out
 }

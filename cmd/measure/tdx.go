@@ -31,6 +31,11 @@ type tdxOptions struct {
 	acpiDir      string
 	edk2Version  string
 	secureBoot   string
+	machine      string
+	smp          string
+	processorID  string
+	eventLog     string // --event-log: tdx_eventlog.go
+	quote        string
 }
 
 func newTDXCmd() *cobra.Command {
@@ -63,7 +68,8 @@ See docs/tdx.md.`,
   measure tdx --ovmf OVMF.fd --kernel bzImage --initrd initrd.img --append "console=ttyS0" \
       --memory 2G --qemu-version 10.2 --acpi-tables dump/ --output json
   measure tdx --ovmf OVMF.fd --acpi-tables dump/ --edk2-version 202411 --secure-boot-support no -o json
-  measure tdx --ovmf OVMF.fd --output statement | measure sign --key ci.key -`,
+  measure tdx --ovmf OVMF.fd --output statement | measure sign --key ci.key -
+  measure tdx --ovmf OVMF.fd --kernel bzImage --append "console=ttyS0" --event-log CCEL --quote quote.dat`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -81,6 +87,11 @@ See docs/tdx.md.`,
 	fs.StringVar(&o.acpiDir, "acpi-tables", "", "directory with QEMU's etc/table-loader, etc/acpi/rsdp and etc/acpi/tables, dumped from the VMM (needed for RTMR0)")
 	fs.StringVar(&o.edk2Version, "edk2-version", "", "edk2 release the firmware was built from, e.g. 202502 or 2025.02; overrides the release read from the image (needed for RTMR0 when the image does not say)")
 	fs.StringVar(&o.secureBoot, "secure-boot-support", "", "yes or no: whether the firmware was built with secure boot support (SECURE_BOOT_ENABLE); overrides the image")
+	fs.StringVar(&o.machine, "machine", "", "q35 machine type, pc-q35-X.Y (default: --qemu-version's, which -machine q35 names); edk2-stable202505+ SMBIOS event")
+	fs.StringVar(&o.smp, "smp", "1", "vCPUs as for QEMU -smp: N or N,sockets=S,cores=C,threads=T; edk2-stable202505+ SMBIOS event")
+	fs.StringVar(&o.processorID, "smbios-processor-id", "", "SMBIOS type 4 Processor ID of the vCPU model, as dmidecode -t 4 prints it in a guest on that host (\"F8 06 08 00 FF FB EB BF\"); edk2-stable202505+ SMBIOS event")
+	fs.StringVar(&o.eventLog, "event-log", "", "the TD's CC event log (/sys/firmware/acpi/tables/data/CCEL): replay it and compare it event by event with the prediction (docs/tdx.md)")
+	fs.StringVar(&o.quote, "quote", "", "with --event-log: a TDX quote whose MRTD and RTMRs are compared with the replayed log and the prediction")
 	return cmd
 }
 
@@ -91,6 +102,12 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	statement := o.out.format == "statement"
 	if o.stmt.timestamp && !statement {
 		return usagef("--timestamp needs --output statement")
+	}
+	if o.quote != "" && o.eventLog == "" {
+		return usagef("--quote needs --event-log (measure compare checks a quote against reference values)")
+	}
+	if o.eventLog != "" && statement {
+		return usagef("--event-log compares; it writes no statement")
 	}
 	var l measure.TDX
 	var err error
@@ -122,6 +139,9 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	default:
 		return usagef("--secure-boot-support %q: want yes or no", o.secureBoot)
 	}
+	if err := o.smbiosInputs(&l); err != nil {
+		return err
+	}
 	if err := o.boot.check(cmd); err != nil {
 		return err
 	}
@@ -144,7 +164,7 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	// The RTMRs need the DXE volume decompressed (a tenth of a second for a
 	// 4 MiB image): only for JSON and statements, or to check the inputs
 	// given for them.
-	l.RTMRs = o.out.format == "json" || statement || boot != nil || l.ACPI != nil
+	l.RTMRs = o.out.format == "json" || statement || boot != nil || l.ACPI != nil || o.eventLog != ""
 	img := fw.img
 	res, err := measure.Compute(img, boot, []measure.Launch{l}, measure.Options{})
 	if err != nil {
@@ -156,6 +176,9 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	r := res[0]
 	mrtd, _ := r.Value(measure.MRTD)
 	w := cmd.OutOrStdout()
+	if o.eventLog != "" {
+		return o.compareEventLog(cmd, r)
+	}
 	if statement {
 		return o.printStatement(w, fw, boot, res)
 	}
@@ -177,6 +200,10 @@ func (o *tdxOptions) run(cmd *cobra.Command) error {
 	in.KernelVersion, in.KernelPatched = p.KernelVersion, p.KernelPatched
 	in.EDK2Version, in.EDK2VersionSource = p.Derived.EDK2.Value, p.Derived.EDK2.Source
 	in.SecureBootSupport, in.UEFIShell, in.CCMeasurement = p.Derived.SecureBootSupport, p.Derived.Shell, p.Derived.CCMeasurement
+	in.Machine, in.SMP, in.SMBIOSType0 = o.machine, l.SMP.String(), p.Derived.SMBIOSType0
+	if l.SMBIOSProcessorID != nil {
+		in.SMBIOSProcessorID = fmt.Sprintf("%016x", *l.SMBIOSProcessorID)
+	}
 	out := tdxOutput{MRTD: p.MRTD, RTMRs: p.RTMRs, Events: p.Events, Notes: p.Notes, Inputs: in}
 	if out.Events == nil {
 		out.Events = []tdx.Event{}
@@ -218,6 +245,10 @@ type tdxInputs struct {
 	SecureBootSupport tdx.Sourced `json:"secure_boot_support"`
 	UEFIShell         tdx.Sourced `json:"uefi_shell"`
 	CCMeasurement     tdx.Sourced `json:"cc_measurement"`
+	Machine           string      `json:"machine,omitempty"`
+	SMP               string      `json:"smp"`
+	SMBIOSProcessorID string      `json:"smbios_processor_id,omitempty"`
+	SMBIOSType0       tdx.Sourced `json:"smbios_type0"`
 	ACPITables        string      `json:"acpi_tables,omitempty"`
 	Kernel            string      `json:"kernel,omitempty"`
 	KernelVersion     string      `json:"kernel_version,omitempty"`
@@ -310,4 +341,32 @@ func loadACPIDir(dir string) (*tdx.ACPITables, error) {
 		return nil, fmt.Errorf("--acpi-tables %q: %w", dir, err)
 	}
 	return t, nil
+}
+
+// smbiosInputs parses --machine, --smp and --smbios-processor-id into l.
+func (o *tdxOptions) smbiosInputs(l *measure.TDX) error {
+	var err error
+	if l.SMP, err = tdx.ParseSMP(o.smp); err != nil {
+		return usagef("--smp: %v", err)
+	}
+	if m := o.machine; m != "" && m != "q35" {
+		v, ok := strings.CutPrefix(m, "pc-q35-")
+		if !ok {
+			return usagef("--machine %q: want pc-q35-X.Y or q35 (only q35 is modelled)", m)
+		}
+		if l.Machine, err = measure.ParseQEMUVersion(v); err != nil {
+			return usagef("--machine: %v", err)
+		}
+		if !l.QEMU.AtLeast(l.Machine.Major, l.Machine.Minor) {
+			return usagef("--machine %s is newer than --qemu-version %s", m, l.QEMU)
+		}
+	}
+	if o.processorID != "" {
+		id, err := tdx.ParseProcessorID(o.processorID)
+		if err != nil {
+			return usagef("--smbios-processor-id: %v", err)
+		}
+		l.SMBIOSProcessorID = &id
+	}
+	return nil
 }

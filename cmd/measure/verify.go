@@ -28,8 +28,8 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 func newVerifyCmd() *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify --key PUB [--key PUB]... [--threshold N] [--artifact FILE]... ENVELOPE",
-		Short: "Verify a signed statement (DSSE envelope) and print the statement",
+		Use:   "verify --key PUB [--key PUB]... [--threshold N] [--artifact FILE]... ENVELOPE|BUNDLE",
+		Short: "Verify a signed statement (DSSE envelope or Sigstore bundle) and print the statement",
 		Long: `verify checks a DSSE envelope ("-" for standard input) in this order, and
 stops at the first failure with its own exit code (see docs/provenance.md):
 the envelope parses (10); its payload type is application/vnd.in-toto+json
@@ -37,9 +37,18 @@ the envelope parses (10); its payload type is application/vnd.in-toto+json
 of the --key keys signed (13); the payload is a valid in-toto statement whose
 predicate matches its schema (14); each --artifact's digests equal a
 subject's (15). On success it prints the verified statement, byte for byte
-as signed, on standard output, and a summary on standard error.`,
+as signed, on standard output, and a summary on standard error.
+
+A Sigstore bundle (as sign --bundle or cosign attest-blob --key writes it; a
+JSON object with a mediaType) is checked the same way, with the same exit
+codes, after it parses (10; a bundle signed keylessly, with a certificate,
+is refused with 10). It is verified offline against the --key keys, as
+cosign verify-blob-attestation --key --insecure-ignore-tlog does:
+transparency-log entries and timestamps it carries are not checked. A
+bundle holds one signature, so --threshold above 1 fails (13).`,
 		Example: `  measure verify --key ci.pub --artifact OVMF.fd refs.dsse.json
-  measure verify --key alice.pub --key bob.pub --key carol.pub --threshold 2 refs.dsse.json > refs.json`,
+  measure verify --key alice.pub --key bob.pub --key carol.pub --threshold 2 refs.dsse.json > refs.json
+  measure sign --bundle --key ci.key refs.json | measure verify --key ci.pub --artifact OVMF.fd -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.keys) == 0 {
@@ -72,11 +81,18 @@ as signed, on standard output, and a summary on standard error.`,
 			if err != nil {
 				return err
 			}
-			res, err := provenance.Verify(cmd.Context(), env, provenance.VerifyOptions{Keys: keys, Threshold: o.threshold, Artifacts: artifacts})
+			res, format, err := provenance.VerifySigned(cmd.Context(), env, provenance.VerifyOptions{Keys: keys, Threshold: o.threshold, Artifacts: artifacts})
+			what := "envelope"
+			if format == provenance.FormatBundle {
+				what = "bundle"
+			}
 			if err != nil {
-				return fmt.Errorf("envelope %q: %w", args[0], err)
+				return fmt.Errorf("%s %q: %w", what, args[0], err)
 			}
 			summary := fmt.Sprintf("verified %s: %d signature(s) from key(s) %s (threshold %d)", args[0], len(res.KeyIDs), strings.Join(res.KeyIDs, ", "), o.threshold)
+			if format == provenance.FormatBundle {
+				summary = fmt.Sprintf("verified %s (Sigstore bundle, offline with the key; log entries and timestamps not checked): signature from key %s", args[0], strings.Join(res.KeyIDs, ", "))
+			}
 			for i, s := range res.Subjects {
 				summary += fmt.Sprintf("; %s is subject %q", o.artifacts[i], s.Name)
 			}
