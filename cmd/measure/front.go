@@ -95,8 +95,18 @@ func fullPath() (string, error) {
 	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
 		return "", fmt.Errorf("%s is not an executable file", p)
 	}
+	// A front build installed as measure-full, or one that was itself
+	// started as measure-full, would start itself again for ever.
+	if st, err := os.Stat(self); err == nil && os.SameFile(st, fi) || os.Getenv(forwardedEnv) != "" {
+		return "", fmt.Errorf("%s is a front build too, not the full build (go build without -tags measure_front)", p)
+	}
 	return p, nil
 }
+
+// forwardedEnv is set in measure-full's environment by the front build
+// that starts it, so that a front build in its place refuses to forward
+// again instead of looping.
+const forwardedEnv = "MEASURE_FRONT_FORWARDED"
 
 // frontCommandNames are the commands the front build runs itself.
 func frontCommandNames() []string {

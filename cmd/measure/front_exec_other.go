@@ -18,6 +18,7 @@ func execFull(args []string) (int, error) {
 	}
 	cmd := exec.Command(p, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), forwardedEnv+"=1")
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

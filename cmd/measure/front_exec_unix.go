@@ -16,7 +16,7 @@ func execFull(args []string) (int, error) {
 		return 0, err
 	}
 	argv := append([]string{os.Args[0]}, args...)
-	if err := syscall.Exec(p, argv, os.Environ()); err != nil {
+	if err := syscall.Exec(p, argv, append(os.Environ(), forwardedEnv+"=1")); err != nil {
 		return 0, fmt.Errorf("starting %s: %w", p, err)
 	}
 	return 0, nil

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/measure-cc/measure/measure"
 	"github.com/measure-cc/measure/measure/snp"
@@ -163,6 +164,25 @@ func TestFrontBuild(t *testing.T) {
 				if got != want {
 					t.Errorf("%s %v: front build %+v, measure-full %+v", names[0], args, got, want)
 				}
+			}
+		}
+	})
+
+	t.Run("a front build in measure-full's place", func(t *testing.T) {
+		// Installed as measure-full itself, and beside another front
+		// build as its measure-full: an error, never a loop.
+		self := install(t, front, full, "measure-full", "")
+		pair := install(t, front, front, "measure", "measure-full")
+		for _, bin := range []string{self, pair} {
+			done := make(chan procResult, 1)
+			go func() { done <- runProc(t, bin, "recipes", "list") }()
+			select {
+			case r := <-done:
+				if r.code != exitError || r.stdout != "" || !strings.Contains(r.stderr, "is a front build too") {
+					t.Errorf("%s recipes list: %+v", bin, r)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s recipes list: still running after 20 s", bin)
 			}
 		}
 	})
