@@ -71,6 +71,7 @@ type buildOptions struct {
 	recipe recipeOptions
 	out    outputOptions
 	build  sandboxBuildOptions
+	link   linkOptions
 }
 
 func defaultCacheDir() string {
@@ -147,6 +148,7 @@ the same.`,
 	o.recipe.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
 	o.build.AddFlags(cmd.Flags())
+	o.link.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -172,6 +174,9 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	}
 	r, err := o.recipe.load()
 	if err != nil {
+		return err
+	}
+	if err := o.link.load(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	e, err := o.build.engine(env, o.build.progress(cmd.ErrOrStderr()))
@@ -207,6 +212,9 @@ func (o *buildOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	}
 	for _, res := range results {
 		if err := writeProvenance(res.Provenance, res.Log); err != nil {
+			return err
+		}
+		if err := o.link.writeBuild(stepFirmware, buildCommand("ovmf", r.Name), filepath.Dir(res.Log)); err != nil {
 			return err
 		}
 	}

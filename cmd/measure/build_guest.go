@@ -62,6 +62,7 @@ type buildGuestOptions struct {
 	recipe guestRecipeOptions
 	build  sandboxBuildOptions
 	out    outputOptions
+	link   linkOptions
 }
 
 func newBuildGuestCmd(env *buildEnv) *cobra.Command {
@@ -97,6 +98,7 @@ reference values are the same bytes.`,
 	o.recipe.AddFlags(cmd.Flags())
 	o.build.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
+	o.link.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -109,6 +111,9 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	}
 	r, err := o.recipe.load()
 	if err != nil {
+		return err
+	}
+	if err := o.link.load(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	p := o.build.progress(cmd.ErrOrStderr())
@@ -152,6 +157,11 @@ func (o *buildGuestOptions) run(cmd *cobra.Command, env *buildEnv) error {
 			return err
 		}
 		results = append(results, res)
+	}
+	for _, res := range results {
+		if err := o.link.writeGuest(r, res); err != nil {
+			return err
+		}
 	}
 	return printGuest(cmd.OutOrStdout(), o.out.format, r.Name, o.build.check, results)
 }

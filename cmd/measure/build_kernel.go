@@ -113,6 +113,7 @@ type buildKernelOptions struct {
 	recipe kernelRecipeOptions
 	build  sandboxBuildOptions
 	out    outputOptions
+	link   linkOptions
 }
 
 func newBuildKernelCmd(env *buildEnv) *cobra.Command {
@@ -143,6 +144,7 @@ every byte is the same.`,
 	o.recipe.AddFlags(cmd.Flags())
 	o.build.AddFlags(cmd.Flags())
 	o.out.AddFlags(cmd.Flags())
+	o.link.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -155,6 +157,9 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	}
 	r, err := o.recipe.load()
 	if err != nil {
+		return err
+	}
+	if err := o.link.load(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	e, err := o.build.engine(env, o.build.progress(cmd.ErrOrStderr()))
@@ -190,6 +195,9 @@ func (o *buildKernelOptions) run(cmd *cobra.Command, env *buildEnv) error {
 	}
 	for _, res := range results {
 		if err := writeProvenance(res.Provenance, res.Log); err != nil {
+			return err
+		}
+		if err := o.link.writeBuild(stepKernel, buildCommand("kernel", r.Name), filepath.Dir(res.Log)); err != nil {
 			return err
 		}
 	}

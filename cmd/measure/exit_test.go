@@ -127,6 +127,8 @@ func (f *exitFixture) rows(t *testing.T) map[string]exitRows {
 		"recipes":               {why: group},
 		"recipes list":          {ok: []string{}, why: "lists embedded recipes: reads no file"},
 		"recipes show":          {ok: []string{"amdsev"}, why: "shows embedded recipes: reads no file"},
+		"layout":                {missing: []string{"--recipe", "minimal", "--functionary", f.missing, "--owner-key", f.key + ".key"}, ok: []string{"--recipe", "minimal", "--functionary", f.key + ".pub", "--owner-key", f.key + ".key"}, why: "writing a layout has no negative answer"},
+		"layout inspect":        {missing: []string{"--vcpus", "1", "--vcpu-types", "EPYC-v4", "--firmware", f.missing}, why: "needs a guest build's files: TestLayoutInspect runs it on one, with its negative answer"},
 		"diff":                  {missing: []string{f.imageA, f.missing}, ok: []string{f.imageA, f.imageA}, negative: []string{f.imageA, f.imageB}},
 		"push":                  {missing: []string{"localhost:1/x:tag", "--firmware", f.missing}, why: registry},
 		"pull":                  {missing: []string{digestRef, "--key", f.missing, "--out", t.TempDir()}, why: registry},

@@ -33,6 +33,7 @@ func addFullCommands(root *cobra.Command) {
 		newServeWebCmd(),
 		newReportCmd(),
 		newBuildCmd(),
+		newLayoutCmd(),
 		newRecipesCmd(),
 		newPushCmd(),
 		newPullCmd(),
