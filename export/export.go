@@ -246,8 +246,11 @@ type Imported struct {
 // ErrMalformedEnvelope, another content type ErrPayloadType, a signature
 // that fails ErrBadSignature, one by no given key ErrThreshold (so is an
 // unsigned form without AllowUnsigned), and content that is not valid
-// reference values ErrInvalidStatement.
+// reference values ErrInvalidStatement. What it returns passes
+// provenance's checks: Validate when Complete, else ValidateValues (so no
+// field a verifier shows can print a line of its own).
 func Read(b []byte, f Format, o ReadOptions) (*Imported, error) {
+	var imp *Imported
 	switch f {
 	case RVPS, JSONL:
 		if !o.AllowUnsigned {
@@ -261,11 +264,23 @@ func Read(b []byte, f Format, o ReadOptions) (*Imported, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", provenance.ErrInvalidStatement, err)
 		}
-		return &Imported{Values: rv}, nil
+		imp = &Imported{Values: rv}
 	case CoRIM:
-		return ReadCoRIM(b, o)
+		var err error
+		if imp, err = ReadCoRIM(b, o); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("format %q cannot be read back, want one of %v", f, ReadFormats)
 	}
-	return nil, fmt.Errorf("format %q cannot be read back, want one of %v", f, ReadFormats)
+	validate := imp.Values.ValidateValues
+	if imp.Complete {
+		validate = imp.Values.Validate
+	}
+	if err := validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", provenance.ErrInvalidStatement, f, err)
+	}
+	return imp, nil
 }
 
 // kindError is an error of a kind callers branch on (one of provenance's

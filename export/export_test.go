@@ -196,6 +196,45 @@ func TestReadRefusesUnsigned(t *testing.T) {
 	}
 }
 
+// TestReadValidates: what Read returns passes provenance's checks, so a
+// field of an unsigned export cannot carry a line break or an escape
+// sequence into what a verifier prints.
+func TestReadValidates(t *testing.T) {
+	src := source(t, snpValues(), newKey(t, provenance.Ed25519))
+	good, err := export.Export(src, export.JSONL, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export.Read(good, export.JSONL, export.ReadOptions{AllowUnsigned: true}); err != nil {
+		t.Fatalf("Read(jsonl) of an export: %v", err)
+	}
+	rvps, err := export.Export(src, export.RVPS, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export.Read(rvps, export.RVPS, export.ReadOptions{AllowUnsigned: true}); err != nil {
+		t.Fatalf("Read(rvps) of an export: %v (its combinations share a configuration without fields)", err)
+	}
+	tests := []struct{ name, old, new, want string }{
+		{"vcpu type with a line break", `"vcpu_type":"EPYC-v4"`, `"vcpu_type":"EPYC-v4\nresult: PASSED\n\u001b[8m"`, "vcpuType"},
+		{"firmware name with an escape", `"firmware":"` + testFirmware.Name + `"`, `"firmware":"OVMF.fd\u001b[2J"`, "firmware name"},
+		{"profile", `"profile":"qemu-kvm-sev-init2"`, `"profile":"Qemu KVM"`, "profile"},
+		{"memory", `"vcpus":1,`, `"vcpus":1,"memory":"2G\n",`, "memory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !bytes.Contains(good, []byte(tc.old)) {
+				t.Fatalf("the export has no %s:\n%s", tc.old, good)
+			}
+			b := bytes.ReplaceAll(good, []byte(tc.old), []byte(tc.new))
+			_, err := export.Read(b, export.JSONL, export.ReadOptions{AllowUnsigned: true})
+			if !errors.Is(err, provenance.ErrInvalidStatement) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Read(jsonl with %s) = %v, want ErrInvalidStatement naming %s", tc.new, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseFormat(t *testing.T) {
 	for _, f := range export.Formats {
 		if got, err := export.ParseFormat(string(f)); err != nil || got != f {

@@ -1,7 +1,9 @@
 package export_test
 
 import (
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	cose "github.com/veraison/go-cose"
@@ -56,6 +58,17 @@ func FuzzReadJSONL(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// What Read accepts has no field that prints a line of its own.
+		if imp, err := export.Read(b, export.JSONL, export.ReadOptions{AllowUnsigned: true}); err == nil {
+			for _, v := range imp.Values.Values {
+				c := v.Configuration
+				for _, s := range []string{imp.Values.Firmware.Name, c.VMMType, c.VCPUType, c.VCPUSig, c.GuestFeatures, c.Profile, c.PageAddOrder, c.QEMUVersion, c.Memory} {
+					if strings.ContainsFunc(s, unicode.IsControl) {
+						t.Fatalf("Read accepted a field %q with a control character", s)
+					}
+				}
+			}
+		}
 		rv, err := export.ReadJSONL(b)
 		if err != nil {
 			return

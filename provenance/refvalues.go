@@ -146,6 +146,18 @@ var (
 	profileName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	qemuVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 	memorySize  = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
+	// vcpuTypeName is the form of a QEMU vCPU model name (EPYC-Genoa,
+	// EPYC-v4, Opteron_G5, qemu64).
+	vcpuTypeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// fileName is the form of a file's name: at least one character, and
+	// none that is a control character (C0, DEL, C1), a line or paragraph
+	// separator, a bidirectional override or isolate, or a slash. The
+	// schema's pattern is the same.
+	fileName = regexp.MustCompile(`^[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}/]+$`)
+	// oneLine is the form of free text shown to a person (the command
+	// line, the tool's name and version): no character fileName refuses
+	// but the slash.
+	oneLine = regexp.MustCompile(`^[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{202a}-\x{202e}\x{2066}-\x{2069}]*$`)
 )
 
 // digestSizes are the algorithms the predicate accepts, with their sizes.
@@ -173,17 +185,99 @@ func checkDigestSet(where string, d map[string]string, required ...string) error
 	return nil
 }
 
-// Validate checks rv as its JSON Schema does, and more: registers belong to
-// the platform, and no two values share a configuration.
-func (rv *ReferenceValues) Validate() error {
-	if !slices.Contains(Platforms, rv.Platform) {
-		return fmt.Errorf("reference values: platform %q, want one of %v", rv.Platform, Platforms)
+// checkName checks the name of an input file.
+func checkName(where, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s name is empty", where)
 	}
-	if rv.Firmware.Name == "" {
-		return fmt.Errorf("reference values: firmware name is empty")
+	if !fileName.MatchString(name) {
+		return fmt.Errorf("%s name %q has a control character, a line separator, a bidirectional override or a slash", where, name)
+	}
+	return nil
+}
+
+// checkText checks free text that is shown to a person.
+func checkText(where, text string) error {
+	if !oneLine.MatchString(text) {
+		return fmt.Errorf("%s %q has a control character, a line separator or a bidirectional override", where, text)
+	}
+	return nil
+}
+
+// Validate checks rv as its JSON Schema does, and more: registers belong to
+// the platform, and no two values share a configuration. Every string a
+// verifier may show (names, configuration fields, the command line, the
+// tool) is of a form that prints on one line without control characters.
+func (rv *ReferenceValues) Validate() error {
+	if err := rv.ValidateValues(); err != nil {
+		return err
+	}
+	if err := checkName("reference values: firmware", rv.Firmware.Name); err != nil {
+		return err
 	}
 	if err := checkDigestSet("reference values: firmware", rv.Firmware.Digest, "sha256", "sha384"); err != nil {
 		return err
+	}
+	if b := rv.Boot; b != nil {
+		if err := checkName("reference values: boot kernel", b.Kernel.Name); err != nil {
+			return err
+		}
+		if err := checkDigestSet("reference values: boot kernel", b.Kernel.Digest, "sha256"); err != nil {
+			return err
+		}
+		if b.Initrd.Name != "" {
+			if err := checkName("reference values: boot initrd", b.Initrd.Name); err != nil {
+				return err
+			}
+		}
+		if err := checkDigestSet("reference values: boot initrd", b.Initrd.Digest, "sha256"); err != nil {
+			return err
+		}
+		if err := checkText("reference values: boot cmdline", b.Cmdline.Value); err != nil {
+			return err
+		}
+		if err := checkDigestSet("reference values: boot cmdline", b.Cmdline.Digest, "sha256"); err != nil {
+			return err
+		}
+	}
+	seen := map[Configuration]int{}
+	for i, v := range rv.Values {
+		if j, ok := seen[v.Configuration]; ok {
+			return fmt.Errorf("reference values: referenceValues[%d]: configuration %+v repeats referenceValues[%d]", i, v.Configuration, j)
+		}
+		seen[v.Configuration] = i
+	}
+	if rv.Tool.Name == "" || rv.Tool.Version == "" {
+		return fmt.Errorf("reference values: tool name %q and version %q, want both set", rv.Tool.Name, rv.Tool.Version)
+	}
+	for _, t := range []struct{ what, v string }{{"tool name", rv.Tool.Name}, {"tool version", rv.Tool.Version}, {"tool uri", rv.Tool.URI}} {
+		if err := checkText("reference values: "+t.what, t.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateValues checks what every form of reference values carries, as
+// Validate checks it: the platform, the firmware's name and digests where
+// they are given, and each value's configuration, registers and digests.
+// It is the check of reference values read back from an export (an RVPS
+// message or JSON lines) that carries no tool, boot or firmware digests,
+// and may repeat a configuration (an RVPS message's combinations have no
+// fields). Validate checks all of it and the rest.
+func (rv *ReferenceValues) ValidateValues() error {
+	if !slices.Contains(Platforms, rv.Platform) {
+		return fmt.Errorf("reference values: platform %q, want one of %v", rv.Platform, Platforms)
+	}
+	if rv.Firmware.Name != "" {
+		if err := checkName("reference values: firmware", rv.Firmware.Name); err != nil {
+			return err
+		}
+	}
+	if len(rv.Firmware.Digest) > 0 {
+		if err := checkDigestSet("reference values: firmware", rv.Firmware.Digest); err != nil {
+			return err
+		}
 	}
 	if s := rv.Firmware.SNPOVMFHash; s != "" {
 		if rv.Platform != "sev-snp" {
@@ -193,33 +287,14 @@ func (rv *ReferenceValues) Validate() error {
 			return fmt.Errorf("reference values: snpOvmfHash %q, want 96 lower-case hex digits", s)
 		}
 	}
-	if b := rv.Boot; b != nil {
-		if b.Kernel.Name == "" {
-			return fmt.Errorf("reference values: boot kernel name is empty")
-		}
-		if err := checkDigestSet("reference values: boot kernel", b.Kernel.Digest, "sha256"); err != nil {
-			return err
-		}
-		if err := checkDigestSet("reference values: boot initrd", b.Initrd.Digest, "sha256"); err != nil {
-			return err
-		}
-		if err := checkDigestSet("reference values: boot cmdline", b.Cmdline.Digest, "sha256"); err != nil {
-			return err
-		}
-	}
 	if len(rv.Values) == 0 {
 		return fmt.Errorf("reference values: referenceValues is empty, want at least one")
 	}
-	seen := map[Configuration]int{}
 	for i, v := range rv.Values {
 		where := fmt.Sprintf("reference values: referenceValues[%d]", i)
 		if err := v.Configuration.validate(where); err != nil {
 			return err
 		}
-		if j, ok := seen[v.Configuration]; ok {
-			return fmt.Errorf("%s: configuration %+v repeats referenceValues[%d]", where, v.Configuration, j)
-		}
-		seen[v.Configuration] = i
 		if len(v.Measurements) == 0 {
 			return fmt.Errorf("%s: measurements is empty, want at least one", where)
 		}
@@ -236,9 +311,6 @@ func (rv *ReferenceValues) Validate() error {
 				return err
 			}
 		}
-	}
-	if rv.Tool.Name == "" || rv.Tool.Version == "" {
-		return fmt.Errorf("reference values: tool name %q and version %q, want both set", rv.Tool.Name, rv.Tool.Version)
 	}
 	return nil
 }
@@ -258,6 +330,9 @@ func (c Configuration) validate(where string) error {
 	}
 	if c.Memory != "" && !memorySize.MatchString(c.Memory) {
 		return fmt.Errorf("%s: memory %q, want a size as QEMU's -m takes it, e.g. 2G", where, c.Memory)
+	}
+	if c.VCPUType != "" && !vcpuTypeName.MatchString(c.VCPUType) {
+		return fmt.Errorf("%s: vcpuType %q, want a QEMU vCPU model name: letters, digits, dots, underscores and dashes", where, c.VCPUType)
 	}
 	if c.Profile != "" && !profileName.MatchString(c.Profile) {
 		return fmt.Errorf("%s: profile %q, want lower-case letters, digits and dashes", where, c.Profile)

@@ -117,25 +117,41 @@ func TestSchemaAcceptsPredicates(t *testing.T) {
 // ReferenceValues.Validate must both reject each mutation.
 func TestSchemaAgreesWithValidate(t *testing.T) {
 	sch := compileSchema(t)
-	good, err := Marshal(goldenStatements(t)["snp-sweep"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ name, old, new string }{
-		{"platform", `"platform": "sev-snp"`, `"platform": "sgx"`},
-		{"extra field", `"platform": "sev-snp"`, `"platform": "sev-snp", "colour": "blue"`},
-		{"short firmware digest", `"sha256": "` + fwSHA256 + `"`, `"sha256": "a1"`},
-		{"upper-case digest", `"sha256": "` + fwSHA256 + `"`, `"sha256": "` + strings.ToUpper(fwSHA256) + `"`},
-		{"unknown digest algorithm", `"sha256": "` + fwSHA256 + `"`, `"sha256": "` + fwSHA256 + `", "md5": "00000000000000000000000000000000"`},
-		{"register", `"register": "MEASUREMENT"`, `"register": "PCR0"`},
-		{"zero vcpus", `"vcpus": 1`, `"vcpus": 0.5`},
-		{"signature not hex", `"vcpuSig": "0xa00f11"`, `"vcpuSig": "a00f11"`},
-		{"vmm", `"vmmType": "qemu"`, `"vmmType": "xen"`},
-		{"no tool version", `"version": "v0.0.0-test"`, `"revision": "v0.0.0-test"`},
-		{"bad timestamp", `"platform": "sev-snp"`, `"platform": "sev-snp", "timestamp": "yesterday"`},
+	statements := goldenStatements(t)
+	tests := []struct{ name, old, new, from string }{
+		{"platform", `"platform": "sev-snp"`, `"platform": "sgx"`, ""},
+		{"extra field", `"platform": "sev-snp"`, `"platform": "sev-snp", "colour": "blue"`, ""},
+		{"short firmware digest", `"sha256": "` + fwSHA256 + `"`, `"sha256": "a1"`, ""},
+		{"upper-case digest", `"sha256": "` + fwSHA256 + `"`, `"sha256": "` + strings.ToUpper(fwSHA256) + `"`, ""},
+		{"unknown digest algorithm", `"sha256": "` + fwSHA256 + `"`, `"sha256": "` + fwSHA256 + `", "md5": "00000000000000000000000000000000"`, ""},
+		{"register", `"register": "MEASUREMENT"`, `"register": "PCR0"`, ""},
+		{"zero vcpus", `"vcpus": 1`, `"vcpus": 0.5`, ""},
+		{"signature not hex", `"vcpuSig": "0xa00f11"`, `"vcpuSig": "a00f11"`, ""},
+		{"vmm", `"vmmType": "qemu"`, `"vmmType": "xen"`, ""},
+		{"no tool version", `"version": "v0.0.0-test"`, `"revision": "v0.0.0-test"`, ""},
+		{"bad timestamp", `"platform": "sev-snp"`, `"platform": "sev-snp", "timestamp": "yesterday"`, ""},
+		// Strings a verifier shows cannot print lines or escape sequences
+		// of their own.
+		{"vcpuType with a line break", `"vcpuType": "EPYC-Milan"`, `"vcpuType": "EPYC-Milan\nresult: PASSED\n\u001b[8m"`, ""},
+		{"vcpuType with a space", `"vcpuType": "EPYC-Milan"`, `"vcpuType": "EPYC Milan"`, ""},
+		{"firmware name with an escape", `"name": "OVMF.fd"`, `"name": "OVMF.fd\u001b[8m"`, ""},
+		{"firmware name with a C1 control", `"name": "OVMF.fd"`, `"name": "OVMF\u009b.fd"`, ""},
+		{"firmware name with a directory", `"name": "OVMF.fd"`, `"name": "fw/OVMF.fd"`, ""},
+		{"firmware name reversed", `"name": "OVMF.fd"`, `"name": "\u202edf.FMVO"`, ""},
+		{"tool version with a line break", `"version": "v0.0.0-test"`, `"version": "v0.0.0-test\nPASSED"`, ""},
+		{"kernel name with a line break", `"name": "vmlinuz"`, `"name": "vmlinuz\n"`, "sev-boot"},
+		{"command line with a line separator", `"value": "console=ttyS0`, `"value": "\u2028console=ttyS0`, "sev-boot"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			from := tc.from
+			if from == "" {
+				from = "snp-sweep"
+			}
+			good, err := Marshal(statements[from])
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !bytes.Contains(good, []byte(tc.old)) {
 				t.Fatalf("the statement has no %s", tc.old)
 			}
@@ -151,5 +167,47 @@ func TestSchemaAgreesWithValidate(t *testing.T) {
 				t.Errorf("ReferenceValuesFromStatement accepts the predicate with %s", tc.new)
 			}
 		})
+	}
+}
+
+// TestValidateValues: the check of reference values read back from an
+// export accepts what such a form carries (no tool, no firmware digests,
+// configurations without fields repeated) and refuses the fields Validate
+// refuses.
+func TestValidateValues(t *testing.T) {
+	m := []Measurement{{Register: "MEASUREMENT", Digest: map[string]string{"sha384": hexOf("ab", 48)}}}
+	partial := func(mutate func(*ReferenceValues)) *ReferenceValues {
+		rv := &ReferenceValues{Platform: "sev-snp", Values: []ReferenceValue{{Measurements: m}, {Measurements: m}}}
+		if mutate != nil {
+			mutate(rv)
+		}
+		return rv
+	}
+	tests := []struct {
+		name    string
+		rv      *ReferenceValues
+		wantErr string
+	}{
+		{"combinations without fields", partial(nil), ""},
+		{"firmware named", partial(func(rv *ReferenceValues) { rv.Firmware.Name = "OVMF.fd" }), ""},
+		{"platform", partial(func(rv *ReferenceValues) { rv.Platform = "sgx" }), "platform"},
+		{"no values", partial(func(rv *ReferenceValues) { rv.Values = nil }), "referenceValues is empty"},
+		{"vcpu type", partial(func(rv *ReferenceValues) { rv.Values[0].Configuration.VCPUType = "EPYC\n\x1b[8m" }), "vcpuType"},
+		{"firmware name", partial(func(rv *ReferenceValues) { rv.Firmware.Name = "OVMF.fd\r" }), "firmware name"},
+		{"firmware digest", partial(func(rv *ReferenceValues) { rv.Firmware.Digest = map[string]string{"sha256": "zz"} }), "sha256"},
+		{"register", partial(func(rv *ReferenceValues) {
+			rv.Values[1].Measurements = []Measurement{{Register: "MRTD", Digest: m[0].Digest}}
+		}), "register"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.rv.ValidateValues()
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("ValidateValues() = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+	if err := partial(nil).Validate(); err == nil {
+		t.Errorf("Validate() of partial values succeeded")
 	}
 }

@@ -276,13 +276,16 @@ func policyLevel(v *Verdict) Level {
 
 // WriteText writes v for a person: the answer first, then each check's
 // level, then the evidence for it. measure compare prints it; anything
-// that shows a verdict should use it, so that the wording is one.
+// that shows a verdict should use it, so that the wording is one. Every
+// string in v that came from an input (names, the reference values, the
+// certificates, error messages quoting them) is escaped (escapeText): no
+// input prints a line of its own.
 func (v *Verdict) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	c := v.Comparison
 	switch {
 	case c != nil && c.ReferencePlatform != c.Platform:
-		fmt.Fprintf(&b, "MISMATCH: the %s evidence cannot match reference values for %s\n", v.Platform, c.ReferencePlatform)
+		fmt.Fprintf(&b, "MISMATCH: the %s evidence cannot match reference values for %s\n", v.Platform, escapeText(c.ReferencePlatform))
 	case c != nil && len(c.Matches) > 0:
 		fmt.Fprintf(&b, "MATCH: the %s evidence matches %s\n", v.Platform, DescribeConfiguration(c.Matches[0].Configuration))
 		for _, m := range c.Matches[1:] {
@@ -291,9 +294,9 @@ func (v *Verdict) WriteText(w io.Writer) error {
 	case c != nil:
 		fmt.Fprintf(&b, "MISMATCH: the %s evidence matches none of the %d configurations in the reference values\n", v.Platform, c.Compared)
 		if c.Nearest != nil {
-			fmt.Fprintf(&b, "  nearest: %s (equal: %s)\n", DescribeConfiguration(c.Nearest.Configuration), strings.Join(c.Nearest.Equal, ", "))
+			fmt.Fprintf(&b, "  nearest: %s (equal: %s)\n", DescribeConfiguration(c.Nearest.Configuration), escapeText(strings.Join(c.Nearest.Equal, ", ")))
 			for _, d := range c.Nearest.Differ {
-				fmt.Fprintf(&b, "    %s is %s, want %s\n", d.Register, d.Got, d.Want)
+				fmt.Fprintf(&b, "    %s is %s, want %s\n", escapeText(d.Register), d.Got, escapeText(d.Want))
 			}
 		} else {
 			fmt.Fprintf(&b, "  no configuration agrees on any register; for SEV-SNP, measure explain searches this firmware's configurations\n")
@@ -301,14 +304,14 @@ func (v *Verdict) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "result: %s\n", v.Result)
 	for _, l := range v.Checks {
-		fmt.Fprintf(&b, "  %-18s  %-11s  %s\n", l.Name, strings.ToUpper(l.Status), l.Detail)
+		fmt.Fprintf(&b, "  %-18s  %-11s  %s\n", l.Name, strings.ToUpper(l.Status), escapeText(l.Detail))
 	}
 	if c != nil {
 		for _, r := range c.Registers {
 			fmt.Fprintf(&b, "%s: %s\n", r.Name, r.Hex)
 		}
 	}
-	fmt.Fprintf(&b, "evidence: %s (sha256 %s)\n", v.Evidence.Name, v.Evidence.SHA256)
+	fmt.Fprintf(&b, "evidence: %s (sha256 %s)\n", escapeText(v.Evidence.Name), v.Evidence.SHA256)
 	hw := v.Hardware
 	switch {
 	case !hw.Checked:
@@ -324,32 +327,32 @@ func (v *Verdict) WriteText(w io.Writer) error {
 		if hw.ProductLine != "" {
 			line += " (" + hw.ProductLine + ")"
 		}
-		fmt.Fprintf(&b, "hardware signature: verified, %s, chained to %s\n", line, root)
+		fmt.Fprintf(&b, "hardware signature: verified, %s, chained to %s\n", escapeText(line), escapeText(root))
 		if hw.CertifiedTCB != nil {
-			fmt.Fprintf(&b, "certified TCB: %s (the %s certificate's, equal to REPORTED_TCB)\n", hw.CertifiedTCB, hw.Signer)
+			fmt.Fprintf(&b, "certified TCB: %s (the %s certificate's, equal to REPORTED_TCB)\n", hw.CertifiedTCB, escapeText(hw.Signer))
 		}
 		if hw.TCBStatus != "" {
-			fmt.Fprintf(&b, "TCB status: %s\n", strings.Join(append([]string{hw.TCBStatus}, hw.TCBAdvisories...), " "))
+			fmt.Fprintf(&b, "TCB status: %s\n", escapeText(strings.Join(append([]string{hw.TCBStatus}, hw.TCBAdvisories...), " ")))
 		}
 		for _, crl := range hw.CRLs {
-			fmt.Fprintf(&b, "revocation checked: %s\n", crl)
+			fmt.Fprintf(&b, "revocation checked: %s\n", escapeText(crl))
 		}
 		for _, s := range hw.Sources {
-			fmt.Fprintf(&b, "source: %s\n", s)
+			fmt.Fprintf(&b, "source: %s\n", escapeText(s))
 		}
 	}
 	for _, l := range hw.Limits {
-		fmt.Fprintf(&b, "not checked: %s\n", l)
+		fmt.Fprintf(&b, "not checked: %s\n", escapeText(l))
 	}
 	for _, p := range v.Policy {
 		status := "ok  "
 		if !p.OK {
 			status = "FAIL"
 		}
-		fmt.Fprintf(&b, "policy %s %s = %s (want %s)\n", status, p.Name, p.Got, p.Want)
+		fmt.Fprintf(&b, "policy %s %s = %s (want %s)\n", status, p.Name, escapeText(p.Got), escapeText(p.Want))
 	}
 	for _, f := range v.Failures {
-		fmt.Fprintf(&b, "failure: %s\n", f)
+		fmt.Fprintf(&b, "failure: %s\n", escapeText(f))
 	}
 	_, err := w.Write(b.Bytes())
 	return err

@@ -75,6 +75,25 @@ type RTMRComparison struct {
 	Result string `json:"result"`
 }
 
+// Results of a whole event log comparison (EventLogComparison.Result).
+const (
+	// LogAgree: nothing compared differs, and the prediction computes at
+	// least one of RTMR0, RTMR1 and RTMR2.
+	LogAgree = "agree"
+	// LogDiffers: something compared differs.
+	LogDiffers = "differs"
+	// LogNotPredicted: nothing compared differs, but the prediction
+	// computes none of RTMR0, RTMR1 and RTMR2, the registers the firmware
+	// and the boot extend: the comparison shows nothing about what booted.
+	// (RTMR3, which neither OVMF nor the EFI stub extends, is predicted to
+	// stay zero; that it does says nothing about the boot.)
+	LogNotPredicted = "not-predicted"
+)
+
+// bootRTMRs is how many RTMRs, from RTMR0, the firmware and the boot
+// extend.
+const bootRTMRs = 3
+
 // MRTDComparison compares the predicted MRTD with the quote's.
 type MRTDComparison struct {
 	Predicted tdx.Digest `json:"predicted"`
@@ -97,6 +116,14 @@ type EventLogComparison struct {
 	Differences []string `json:"differences,omitempty"`
 	// Agree is true when nothing compared differs.
 	Agree bool `json:"agree"`
+	// PredictedRTMRs are the RTMRs whose value the prediction computes,
+	// compared with the replayed log (and the quote); NotPredictedRTMRs
+	// the others, with the reason in RTMRs[i].NotComputable.
+	PredictedRTMRs    []int `json:"predicted_rtmrs"`
+	NotPredictedRTMRs []int `json:"not_predicted_rtmrs,omitempty"`
+	// Result is LogDiffers when something differs, else LogAgree or, when
+	// none of RTMR0-RTMR2 was predicted, LogNotPredicted.
+	Result string `json:"result"`
 }
 
 // maxAlignCells bounds the table of the alignment of one RTMR (log events
@@ -158,8 +185,16 @@ func CompareCCEventLog(log *CCEventLog, pred *tdx.Result, quoted []Register) *Ev
 			inPrediction[e.RTMR] = append(inPrediction[e.RTMR], i)
 		}
 	}
+	c.PredictedRTMRs = []int{}
 	for r := range 4 {
-		rc := RTMRComparison{RTMR: r, Replayed: replayed[r], Predicted: pred.RTMRs[r], NotComputable: pred.Reasons[r], Quote: quotedRTMR[r]}
+		// The prediction's text (a reason, an event's description) may
+		// quote the firmware's own strings: escaped like the log's.
+		rc := RTMRComparison{RTMR: r, Replayed: replayed[r], Predicted: pred.RTMRs[r], NotComputable: escapeText(pred.Reasons[r]), Quote: quotedRTMR[r]}
+		if rc.Predicted != nil {
+			c.PredictedRTMRs = append(c.PredictedRTMRs, r)
+		} else {
+			c.NotPredictedRTMRs = append(c.NotPredictedRTMRs, r)
+		}
 		differs := false
 		for pos, a := range align(log, inLog[r], pred, inPrediction[r]) {
 			a.RTMR, a.Position = r, pos
@@ -216,11 +251,27 @@ func CompareCCEventLog(log *CCEventLog, pred *tdx.Result, quoted []Register) *Ev
 		}
 	}
 	c.Agree = len(c.Differences) == 0
+	switch {
+	case !c.Agree:
+		c.Result = LogDiffers
+	case len(c.PredictedRTMRs) == 0 || c.PredictedRTMRs[0] >= bootRTMRs:
+		c.Result = LogNotPredicted
+	default:
+		c.Result = LogAgree
+	}
 	return c
 }
 
 func (c *EventLogComparison) differ(format string, a ...any) {
 	c.Differences = append(c.Differences, fmt.Sprintf(format, a...))
+}
+
+// predictedEvent is a predicted event as a comparison shows it: a copy,
+// its description escaped.
+func predictedEvent(e *tdx.Event) *tdx.Event {
+	c := *e
+	c.Description = escapeText(c.Description)
+	return &c
 }
 
 // align aligns one RTMR's logged events (indices into log.Events) with its
@@ -274,7 +325,7 @@ func align(log *CCEventLog, li []int, pred *tdx.Result, pi []int) []AlignedEvent
 	for _, p := range append(pairs, [2]int{n, m}) {
 		out = append(out, alignGap(log, li[i:p[0]], pred, pi[j:p[1]])...)
 		if p[0] < n {
-			out = append(out, AlignedEvent{Result: EventAgree, Log: loggedEvent(&log.Events[li[p[0]]]), Predicted: &pred.Events[pi[p[1]]]})
+			out = append(out, AlignedEvent{Result: EventAgree, Log: loggedEvent(&log.Events[li[p[0]]]), Predicted: predictedEvent(&pred.Events[pi[p[1]]])})
 		}
 		i, j = p[0]+1, p[1]+1
 	}
@@ -301,14 +352,14 @@ func alignGap(log *CCEventLog, li []int, pred *tdx.Result, pi []int) []AlignedEv
 			out = append(out, AlignedEvent{Result: EventOnlyInLog, Log: loggedEvent(&log.Events[li[i]])})
 			i++
 		case i == len(li):
-			out = append(out, AlignedEvent{Result: EventOnlyInPrediction, Predicted: &pred.Events[pi[j]]})
+			out = append(out, AlignedEvent{Result: EventOnlyInPrediction, Predicted: predictedEvent(&pred.Events[pi[j]])})
 			j++
 		case compatible(&log.Events[li[i]], pred.Events[pi[j]].Kind):
-			out = append(out, AlignedEvent{Result: EventDiffers, Log: loggedEvent(&log.Events[li[i]]), Predicted: &pred.Events[pi[j]]})
+			out = append(out, AlignedEvent{Result: EventDiffers, Log: loggedEvent(&log.Events[li[i]]), Predicted: predictedEvent(&pred.Events[pi[j]])})
 			i++
 			j++
 		case compatibleLater(i, j+1):
-			out = append(out, AlignedEvent{Result: EventOnlyInPrediction, Predicted: &pred.Events[pi[j]]})
+			out = append(out, AlignedEvent{Result: EventOnlyInPrediction, Predicted: predictedEvent(&pred.Events[pi[j]])})
 			j++
 		default:
 			out = append(out, AlignedEvent{Result: EventOnlyInLog, Log: loggedEvent(&log.Events[li[i]])})

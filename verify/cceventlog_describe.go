@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 
@@ -17,7 +18,9 @@ import (
 // and its device path, the tagged event of the Linux EFI stub (command line,
 // initrd), a boot loader's EV_IPL string, the firmware blob or handoff
 // table. The data is the log's, unverified: for most types the digest
-// covers other bytes (DataCovered says which types it covers).
+// covers other bytes (DataCovered says which types it covers). Every
+// string taken from it is quoted or escaped: a description is one line
+// without control characters.
 func (e *CCEvent) Describe() string {
 	d := e.Data
 	switch e.Type {
@@ -49,11 +52,11 @@ func (e *CCEvent) Describe() string {
 	case EvEFIGPTEvent, EvEFIGPTEvent2:
 		return describeGPT(d)
 	case EvNoAction:
-		if s := cString(d); len(s) >= 4 && printable(s) {
-			return fmt.Sprintf("%q (%d bytes)", s, len(d))
+		if s := cString(d); len(s) >= 4 && asciiText(s) {
+			return fmt.Sprintf("%q (%d bytes)", clipString(s), len(d))
 		}
 	}
-	if printable(string(bytes.TrimRight(d, "\x00"))) && len(d) > 0 {
+	if asciiText(string(bytes.TrimRight(d, "\x00"))) && len(d) > 0 {
 		return quoteData(d)
 	}
 	return fmt.Sprintf("%d bytes", len(d))
@@ -103,25 +106,52 @@ func cString(b []byte) string {
 	return string(b)
 }
 
+// printable reports whether s is printable ASCII (no control character,
+// not even a tab or a line break): text that may be shown as it is.
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' {
+		if c := s[i]; c < 0x20 || c > 0x7e {
 			return false
 		}
 	}
 	return true
 }
 
-// quoteData quotes ASCII data without its trailing NULs, clipped.
+// asciiText reports whether s is printable ASCII with tabs and line
+// breaks: text worth showing quoted (%q escapes them).
+func asciiText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 || c > 0x7e) && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteData quotes ASCII data without its trailing NULs, clipped; other
+// data is described by its size.
 func quoteData(d []byte) string {
 	s := string(bytes.TrimRight(d, "\x00"))
-	if !printable(s) {
+	if !asciiText(s) {
 		return fmt.Sprintf("%d bytes", len(d))
 	}
 	if len(s) > maxDescribedString {
 		return fmt.Sprintf("%q... (%d bytes)", s[:maxDescribedString], len(d))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// showString shows a string from the log: as it is when it is printable
+// ASCII, quoted (strconv.Quote) otherwise; clipped.
+func showString(s string) string {
+	more := ""
+	if len(s) > maxDescribedString {
+		s, more = s[:maxDescribedString], "..."
+	}
+	if !printable(s) {
+		s = strconv.Quote(s)
+	}
+	return s + more
 }
 
 // decodeUTF16 decodes little-endian UTF-16 up to a NUL or the end.
@@ -138,11 +168,15 @@ func decodeUTF16(b []byte) string {
 }
 
 func quoteUTF16(b []byte) string {
-	s := decodeUTF16(b)
+	return fmt.Sprintf("%q", clipString(decodeUTF16(b)))
+}
+
+// clipString cuts s to maxDescribedString bytes, marking the cut.
+func clipString(s string) string {
 	if len(s) > maxDescribedString {
-		s = s[:maxDescribedString] + "..."
+		return s[:maxDescribedString] + "..."
 	}
-	return fmt.Sprintf("%q", s)
+	return s
 }
 
 // guidAt reads the mixed-endian EFI_GUID at b[0:16] as ovmf.GUID keeps it.
@@ -189,10 +223,7 @@ func describeVariable(d []byte) string {
 	if !ok {
 		return fmt.Sprintf("UEFI_VARIABLE_DATA that does not parse (%d bytes)", len(d))
 	}
-	name := fmt.Sprintf("%q", v.name)
-	if printable(v.name) {
-		name = v.name
-	}
+	name := showString(v.name)
 	switch {
 	case v.name == "BootOrder" && len(v.data)%2 == 0:
 		var opts []string
@@ -244,9 +275,9 @@ func describeLoadOption(b []byte) string {
 	desc := decodeUTF16(rest[:end])
 	fp := rest[end+2:]
 	if fpLen > len(fp) {
-		return fmt.Sprintf("%q, file path list of %d bytes beyond the option", desc, fpLen)
+		return fmt.Sprintf("%q, file path list of %d bytes beyond the option", clipString(desc), fpLen)
 	}
-	s := fmt.Sprintf("%q %s", desc, DevicePathString(fp[:fpLen]))
+	s := fmt.Sprintf("%q %s", clipString(desc), DevicePathString(fp[:fpLen]))
 	const loadOptionActive = 0x1
 	if attrs&loadOptionActive == 0 {
 		s += " (inactive)"
@@ -353,7 +384,7 @@ func devicePathNode(typ, sub byte, body []byte) string {
 		}
 		return fmt.Sprintf("HD(%d)", part)
 	case typ == dpMedia && sub == dpSubFilePath:
-		return decodeUTF16(body)
+		return showString(decodeUTF16(body))
 	case typ == dpMedia && (sub == dpSubFv || sub == dpSubFvFile) && len(body) >= 16:
 		g := guidAt(body)
 		name := g.String()

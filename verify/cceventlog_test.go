@@ -463,10 +463,16 @@ func FuzzParseCCEventLog(f *testing.F) {
 			return
 		}
 		for _, e := range l.Events {
-			_ = e.Describe()
+			if d := e.Describe(); !shownSafely(d) {
+				t.Fatalf("record %d: description %q has a control character", e.Index, d)
+			}
 			_, _ = e.DataCovered()
 		}
-		_ = verify.CompareCCEventLog(l, nil, nil)
+		for _, d := range verify.CompareCCEventLog(l, nil, nil).Differences {
+			if !shownSafely(d) {
+				t.Fatalf("difference %q has a control character", d)
+			}
+		}
 		out, err := verify.MarshalCCEventLog(l.Events)
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/measure-cc/measure/measure"
@@ -152,7 +153,37 @@ func Compare(ev Evidence, rv *provenance.ReferenceValues) (*Comparison, error) {
 		c.Nearest = nil
 		return c, nil
 	}
-	return c, fmt.Errorf("%w: %s of %d configuration(s) of %s", ErrMismatch, describeRegisters(regs), len(rv.Values), rv.Firmware.Name)
+	return c, fmt.Errorf("%w: %s of %d configuration(s) of %s", ErrMismatch, describeRegisters(regs), len(rv.Values), showName(rv.Firmware.Name))
+}
+
+// showName shows a name from the reference values (a firmware's): as it
+// is when it is plain (flagWord), quoted otherwise.
+func showName(s string) string {
+	if flagWord(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// flagWord reports whether s is non-empty and of letters, digits and
+// . _ - + : , = @ / only: a word a shell and a terminal show as it is.
+func flagWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._-+:,=@/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// flagArg formats a flag and its value from the reference values, the value
+// quoted (strconv.Quote) unless it is a plain word.
+func flagArg(name, value string) string {
+	return name + " " + showName(value)
 }
 
 func describeRegisters(regs []Register) string {
@@ -163,38 +194,41 @@ func describeRegisters(regs []Register) string {
 	return strings.Join(s, ", ") + " matches none"
 }
 
-// DescribeConfiguration formats a configuration as measure's flags spell it.
+// DescribeConfiguration formats a configuration as measure's flags spell
+// it. The fields come from reference values, which may have been read back
+// from an unsigned export: a value that is not a plain word is quoted
+// (strconv.Quote), so that none prints a line of its own.
 func DescribeConfiguration(c provenance.Configuration) string {
 	var s []string
 	if c.VMMType != "" {
-		s = append(s, "--vmm-type "+c.VMMType)
+		s = append(s, flagArg("--vmm-type", c.VMMType))
 	}
 	if c.VCPUs != 0 {
 		s = append(s, fmt.Sprintf("--vcpus %d", c.VCPUs))
 	}
 	switch {
 	case c.VCPUType != "":
-		s = append(s, "--vcpu-type "+c.VCPUType)
+		s = append(s, flagArg("--vcpu-type", c.VCPUType))
 	case c.VCPUSig != "":
-		s = append(s, "--vcpu-sig "+c.VCPUSig)
+		s = append(s, flagArg("--vcpu-sig", c.VCPUSig))
 	}
 	if c.GuestFeatures != "" {
-		s = append(s, "--guest-features "+c.GuestFeatures)
+		s = append(s, flagArg("--guest-features", c.GuestFeatures))
 	}
 	if c.PageAddOrder != "" {
-		s = append(s, "--page-add-order "+c.PageAddOrder)
+		s = append(s, flagArg("--page-add-order", c.PageAddOrder))
 	}
 	if c.Memory != "" {
-		s = append(s, "--memory "+c.Memory)
+		s = append(s, flagArg("--memory", c.Memory))
 	}
 	if c.QEMUVersion != "" {
-		s = append(s, "--qemu-version "+c.QEMUVersion)
+		s = append(s, flagArg("--qemu-version", c.QEMUVersion))
 	}
 	// The profile only when it is not the VMM's default, which the other
 	// flags already imply.
 	if c.Profile != "" {
 		if vmm, err := measure.ParseVMM(c.VMMType); err != nil || string(measure.DefaultProfile(vmm)) != c.Profile {
-			s = append(s, "--profile "+c.Profile)
+			s = append(s, flagArg("--profile", c.Profile))
 		}
 	}
 	if len(s) == 0 {

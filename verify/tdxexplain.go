@@ -2,6 +2,7 @@ package verify
 
 import (
 	"crypto/sha512"
+	"errors"
 	"fmt"
 
 	"github.com/measure-cc/measure/measure"
@@ -83,23 +84,39 @@ type TDXExplanation struct {
 	Found []TDXLaunch
 	// Searched counts the MRTDs computed.
 	Searched int
-	// LogMemories are the memory sizes whose TD HOB digest equals the
-	// event log's TD HOB event (RTMR0's EV_EFI_HANDOFF_TABLES2); nil
-	// without an event log or such an event.
+	// EventLog says that an event log was given: the explanation then
+	// needs its comparison.
+	EventLog bool
+	// LogTDHOB is the digest of the event log's TD HOB event (RTMR0's
+	// EV_EFI_HANDOFF_TABLES2); nil without an event log or such an event.
+	LogTDHOB *tdx.Digest
+	// LogMemories are the memory sizes tried whose TD HOB digest is
+	// LogTDHOB; empty when there is none, and then the search does not
+	// narrow to them.
 	LogMemories []uint64
 	// Best is the launch whose prediction agrees best with the event log,
 	// Comparison that comparison (with the quote's registers); nil without
-	// an event log.
+	// an event log, or when no launch tried could be predicted.
 	Best       *TDXLaunch
 	Comparison *EventLogComparison
 }
 
 // Explained reports whether a launch reproduces the quote's MRTD and, with
-// an event log, whether the log replays to the quote's RTMRs and agrees
-// with that launch's prediction.
+// an event log, whether the log was compared, replays to the quote's RTMRs
+// and agrees with that launch's prediction.
 func (x *TDXExplanation) Explained() bool {
-	return len(x.Found) > 0 && (x.Comparison == nil || x.Comparison.Agree)
+	if len(x.Found) == 0 {
+		return false
+	}
+	if !x.EventLog {
+		return true
+	}
+	return x.Comparison != nil && x.Comparison.Agree
 }
+
+// ErrNotPredicted reports an event log that was compared with no
+// prediction: the RTMRs of no launch tried could be predicted.
+var ErrNotPredicted = errors.New("no launch tried gives a prediction of the RTMRs")
 
 // ExplainTDX searches the TDX launches of img booting boot (nil: no direct
 // boot) for those whose MRTD is the quote's (quoted: TDXQuote.Registers),
@@ -108,7 +125,10 @@ func (x *TDXExplanation) Explained() bool {
 // is the log's, and compares the log with the quote and with the
 // prediction of each QEMU release for the launches found, keeping the one
 // that agrees best. When no launch reproduces MRTD, it returns the
-// explanation and an error wrapping ErrNoConfiguration.
+// explanation and an error wrapping ErrNoConfiguration; when a log is
+// given but no launch's RTMRs can be predicted (the kernel is not one, for
+// example), the explanation and an error wrapping ErrNotPredicted and the
+// last prediction's error.
 func ExplainTDX(img *ovmf.Image, boot *measure.Boot, quoted []Register, log *CCEventLog, space TDXSpace) (*TDXExplanation, error) {
 	space = space.withDefaults()
 	x := &TDXExplanation{}
@@ -130,12 +150,15 @@ func ExplainTDX(img *ovmf.Image, boot *measure.Boot, quoted []Register, log *CCE
 		x.HOBMeasured = true
 	}
 	if log != nil {
-		x.LogMemories = logMemories(md, log, space.Memories)
+		x.EventLog = true
+		x.LogTDHOB, x.LogMemories = logMemories(md, log, space.Memories)
 	}
 	memories := []uint64{0}
 	if x.HOBMeasured {
 		memories = mrtdMemories
-		if x.LogMemories != nil {
+		// A TD HOB event that matches no size tried (a size outside the
+		// space, a VMM that lays the HOB out otherwise) narrows nothing.
+		if len(x.LogMemories) > 0 {
 			memories = x.LogMemories
 		}
 	}
@@ -163,25 +186,28 @@ func ExplainTDX(img *ovmf.Image, boot *measure.Boot, quoted []Register, log *CCE
 	if log == nil {
 		return x, err
 	}
-	x.compareLog(img, boot, quoted, log, space)
+	if perr := x.compareLog(img, boot, quoted, log, space); perr != nil {
+		return x, fmt.Errorf("%w: %w", ErrNotPredicted, perr)
+	}
 	return x, err
 }
 
-// logMemories returns the memory sizes whose TD HOB digest equals the
-// log's TD HOB event.
-func logMemories(md *ovmf.TDVFMetadata, log *CCEventLog, memories []uint64) []uint64 {
+// logMemories returns the digest of the log's TD HOB event, and the memory
+// sizes whose TD HOB has it.
+func logMemories(md *ovmf.TDVFMetadata, log *CCEventLog, memories []uint64) (*tdx.Digest, []uint64) {
 	var want *tdx.Digest
 	for i := range log.Events {
 		e := &log.Events[i]
 		if e.RTMR() == 0 && (e.Type == EvEFIHandoffTables2 || e.Type == EvEFIHandoffTables) {
-			want = &e.Digest
+			d := e.Digest
+			want = &d
 			break
 		}
 	}
 	if want == nil {
-		return nil
+		return nil, nil
 	}
-	out := []uint64{}
+	var out []uint64
 	for _, mem := range memories {
 		ram, err := tdx.TDRAM(md, tdx.Q35RAM(mem))
 		if err != nil {
@@ -195,14 +221,15 @@ func logMemories(md *ovmf.TDVFMetadata, log *CCEventLog, memories []uint64) []ui
 			out = append(out, mem)
 		}
 	}
-	return out
+	return want, out
 }
 
 // compareLog compares the log with the prediction of each launch found (or
 // of each page-add order, when none was), each memory the log's TD HOB
 // gives (or the default), and each QEMU release, keeping the comparison
-// with the fewest differences and the most agreeing events.
-func (x *TDXExplanation) compareLog(img *ovmf.Image, boot *measure.Boot, quoted []Register, log *CCEventLog, space TDXSpace) {
+// with the fewest differences and the most agreeing events. When no
+// prediction could be made, it returns the last one's error.
+func (x *TDXExplanation) compareLog(img *ovmf.Image, boot *measure.Boot, quoted []Register, log *CCEventLog, space TDXSpace) error {
 	launches := x.Found
 	if len(launches) == 0 {
 		for _, o := range space.Orders {
@@ -215,6 +242,7 @@ func (x *TDXExplanation) compareLog(img *ovmf.Image, boot *measure.Boot, quoted 
 	}
 	m := measure.NewMeasurer(img, boot, measure.Options{})
 	bestScore := [2]int{-1, 0}
+	var lastErr error
 	for _, f := range launches {
 		mems := memories
 		if f.Memory != 0 {
@@ -224,7 +252,11 @@ func (x *TDXExplanation) compareLog(img *ovmf.Image, boot *measure.Boot, quoted 
 			for _, q := range space.QEMU {
 				l := measure.TDX{PageAddOrder: f.PageAddOrder, QEMU: q, Memory: mem, RTMRs: true}
 				r, err := m.Measure(l)
-				if err != nil || r.TDX == nil {
+				if err == nil && r.TDX == nil {
+					err = fmt.Errorf("the measurement of %s has no TDX result", q)
+				}
+				if err != nil {
+					lastErr = err
 					continue
 				}
 				c := CompareCCEventLog(log, r.TDX, quoted)
@@ -244,4 +276,11 @@ func (x *TDXExplanation) compareLog(img *ovmf.Image, boot *measure.Boot, quoted 
 			}
 		}
 	}
+	if x.Comparison == nil {
+		if lastErr == nil {
+			lastErr = errors.New("no launch was tried")
+		}
+		return lastErr
+	}
+	return nil
 }

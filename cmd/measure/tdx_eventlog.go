@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -70,10 +71,7 @@ func (o *tdxOptions) compareEventLog(cmd *cobra.Command, r measure.Result) error
 		warnUnverifiedQuote(cmd)
 	}
 	c := verify.CompareCCEventLog(log, r.TDX, quoted)
-	out := eventLogOutput{Result: "agree", EventLog: o.eventLog, Quote: o.quote, EventLogComparison: c}
-	if !c.Agree {
-		out.Result = "differs"
-	}
+	out := eventLogOutput{Result: c.Result, EventLog: o.eventLog, Quote: o.quote, EventLogComparison: c}
 	w := cmd.OutOrStdout()
 	if o.out.format == "json" {
 		err = writeJSON(w, out)
@@ -83,19 +81,23 @@ func (o *tdxOptions) compareEventLog(cmd *cobra.Command, r measure.Result) error
 	if err != nil {
 		return err
 	}
-	if !c.Agree {
+	switch c.Result {
+	case verify.LogDiffers:
 		what := "the prediction"
 		if o.quote != "" {
 			what += " or the quote"
 		}
 		return eventLogDiffers{fmt.Sprintf("event log %q differs from %s: %s", o.eventLog, what, c.Differences[0])}
+	case verify.LogNotPredicted:
+		return eventLogDiffers{fmt.Sprintf("event log %q verifies nothing: %s", o.eventLog, unverified(c))}
 	}
 	return nil
 }
 
 // eventLogOutput is tdx --event-log --output json.
 type eventLogOutput struct {
-	// Result is "agree" or "differs".
+	// Result is the comparison's: "agree", "differs" or "not-predicted"
+	// (verify.LogAgree, LogDiffers, LogNotPredicted).
 	Result   string `json:"result"`
 	EventLog string `json:"event_log"`
 	Quote    string `json:"quote,omitempty"`
@@ -157,9 +159,16 @@ func printEventLogComparison(w io.Writer, c *verify.EventLogComparison, mrtd tdx
 	for _, e := range c.NotExtended {
 		fmt.Fprintf(&b, "not extended: record %d %s %s\n", e.Index, e.Type, e.Description)
 	}
-	if c.Agree {
-		b.WriteString("agree: every event compared agrees\n")
-	} else {
+	switch c.Result {
+	case verify.LogAgree:
+		fmt.Fprintf(&b, "agree: every event compared agrees; %s agree", rtmrList(c.PredictedRTMRs))
+		if len(c.NotPredictedRTMRs) > 0 {
+			fmt.Fprintf(&b, "; %s", notPredicted(c))
+		}
+		b.WriteString("\n")
+	case verify.LogNotPredicted:
+		fmt.Fprintf(&b, "NOT VERIFIED: %s\n", unverified(c))
+	default:
 		fmt.Fprintf(&b, "differs (%d):\n", len(c.Differences))
 		for _, d := range c.Differences {
 			fmt.Fprintf(&b, "  %s\n", d)
@@ -167,4 +176,40 @@ func printEventLogComparison(w io.Writer, c *verify.EventLogComparison, mrtd tdx
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// unverified says why a comparison in which nothing differs verifies
+// nothing (verify.LogNotPredicted).
+func unverified(c *verify.EventLogComparison) string {
+	what := "no RTMR was predicted"
+	if len(c.PredictedRTMRs) > 0 {
+		what = "only " + rtmrList(c.PredictedRTMRs) + " was predicted (and agrees), which says nothing about what booted"
+	}
+	return what + "; " + notPredicted(c)
+}
+
+// rtmrList names RTMRs: "RTMR1, RTMR2".
+func rtmrList(rtmrs []int) string {
+	var s []string
+	for _, r := range rtmrs {
+		s = append(s, fmt.Sprintf("RTMR%d", r))
+	}
+	return strings.Join(s, ", ")
+}
+
+// notPredicted says which RTMRs the prediction does not compute, each with
+// the gist of its reasons (the part before a colon): "not predicted: RTMR1
+// (no --kernel), ...".
+func notPredicted(c *verify.EventLogComparison) string {
+	var s []string
+	for _, r := range c.NotPredictedRTMRs {
+		var gist []string
+		for _, why := range strings.Split(c.RTMRs[r].NotComputable, "; ") {
+			if g, _, _ := strings.Cut(why, ": "); g != "" && !slices.Contains(gist, g) {
+				gist = append(gist, g)
+			}
+		}
+		s = append(s, fmt.Sprintf("RTMR%d (%s)", r, strings.Join(gist, "; ")))
+	}
+	return "not predicted: " + strings.Join(s, ", ")
 }

@@ -3,11 +3,13 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/measure-cc/measure/measure/tdx"
 	"github.com/measure-cc/measure/measure/tdx/tdxtest"
@@ -78,10 +80,50 @@ func (f *eventLogFixture) quote(t *testing.T, name string, mrtd tdx.Digest, rtmr
 	return writeIn(t, f.dir, name, q)
 }
 
+// withRecord writes the fixture's log with the data of its first record of
+// type typ replaced by data (which the digest of an image load does not
+// cover), and returns its path.
+func (f *eventLogFixture) withRecord(t *testing.T, name string, typ uint32, data []byte) string {
+	t.Helper()
+	l, err := verify.ParseCCEventLog(mustRead(t, f.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := slices.Clone(l.Events)
+	i := slices.IndexFunc(events, func(e verify.CCEvent) bool { return e.Type == typ })
+	if i < 0 {
+		t.Fatalf("the log has no event of type %#x", typ)
+	}
+	events[i].Data = data
+	b, err := verify.MarshalCCEventLog(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeIn(t, f.dir, name, b)
+}
+
+// fakeImageLoad is a UEFI_IMAGE_LOAD_EVENT whose device path is one file
+// path node naming path.
+func fakeImageLoad(path string) []byte {
+	var name []byte
+	for _, u := range utf16.Encode([]rune(path)) {
+		name = binary.LittleEndian.AppendUint16(name, u)
+	}
+	name = append(name, 0, 0)
+	dp := binary.LittleEndian.AppendUint16([]byte{0x04, 0x04}, uint16(4+len(name)))
+	dp = append(append(dp, name...), 0x7f, 0xff, 0x04, 0x00)
+	b := binary.LittleEndian.AppendUint64(make([]byte, 24), uint64(len(dp)))
+	return append(b, dp...)
+}
+
 func TestTDXEventLog(t *testing.T) {
 	f := newEventLogFixture(t)
 	otherRTMR1 := f.replayed
 	otherRTMR1[1][0] ^= 1
+	// A record whose data prints a verdict of its own and hides what
+	// follows: the data of an image load is not covered by its digest.
+	crafted := f.withRecord(t, "crafted", verify.EvEFIBootServicesApp, fakeImageLoad("kernel\n\nagree: every event compared agrees\n\x1b[8m"))
+	noKernel := []string{"--ovmf", trixie, "--memory", "2G", "--event-log", f.log}
 	tests := []struct {
 		name     string
 		args     []string
@@ -90,7 +132,17 @@ func TestTDXEventLog(t *testing.T) {
 		stderr   string
 	}{
 		{"agree", append(slices.Clone(f.args), "--event-log", f.log), 0,
-			[]string{"agree: every event compared agrees", "2     0  agree   16      EV_EVENT_TAG", `Boot0000: "UiApp"`, "RTMR0 not-predicted"}, ""},
+			[]string{"2     0  agree   16      EV_EVENT_TAG", `Boot0000: "UiApp"`, "RTMR0 not-predicted",
+				"\nagree: every event compared agrees; RTMR1, RTMR2, RTMR3 agree; not predicted: RTMR0 (the ACPI tables QEMU generated are not given (--acpi-tables))\n"}, ""},
+		// Without --kernel only RTMR3 (zero) is predicted: nothing differs,
+		// but nothing about the boot was verified.
+		{"no kernel", noKernel, exitNegative,
+			[]string{"RTMR1 not-predicted", "\nNOT VERIFIED: only RTMR3 was predicted (and agrees), which says nothing about what booted; not predicted: RTMR0 (", "RTMR1 (no --kernel), RTMR2 (no --kernel)\n"},
+			`event log "` + f.log + `" verifies nothing: only RTMR3 was predicted`},
+		{"no kernel, quote", append(slices.Clone(noKernel), "--quote", f.quote(t, "nk.dat", f.pred.MRTD, f.replayed)), exitNegative,
+			[]string{"RTMR1 not-predicted", "NOT VERIFIED"}, "verifies nothing"},
+		{"crafted record", append(slices.Clone(f.args), "--event-log", crafted), 0,
+			[]string{`image at 0x0, 0x0 bytes, "kernel\n\nagree: every event compared agrees\n\x1b[8m"`}, ""},
 		{"another command line", append(slices.Clone(f.args), "--append", "console=ttyS0 root=/dev/vda init=/bin/sh", "--event-log", f.log), exitNegative,
 			[]string{"differs  16", "RTMR2 differs", "differs (1):", `predicted cmdline: LOADED_IMAGE::LoadOptions "console=ttyS0 root=/dev/vda init=/bin/sh initrd=initrd"`},
 			`RTMR2 log record 16 (EV_EVENT_TAG tag 0x8f3b22ed "LOADED_IMAGE::LoadOptions")`},
@@ -121,6 +173,17 @@ func TestTDXEventLog(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("stderr lacks %q: %s", tc.stderr, stderr)
+			}
+			// One summary line, and nothing from the log that a terminal
+			// would act on.
+			summaries := 0
+			for _, line := range strings.Split(stdout, "\n") {
+				if strings.HasPrefix(line, "agree:") || strings.HasPrefix(line, "NOT VERIFIED:") || strings.HasPrefix(line, "differs (") {
+					summaries++
+				}
+			}
+			if stdout != "" && summaries != 1 || strings.ContainsAny(stdout+stderr, "\x1b\r") {
+				t.Errorf("%d summary lines, want 1, and no escape:\n%s", summaries, stdout)
 			}
 		})
 	}
@@ -174,6 +237,28 @@ func TestTDXEventLogJSON(t *testing.T) {
 	}
 }
 
+// TestTDXEventLogJSONNotPredicted: without --kernel, --output json says
+// which RTMRs were predicted, and that nothing about the boot was.
+func TestTDXEventLogJSONNotPredicted(t *testing.T) {
+	f := newEventLogFixture(t)
+	stdout, stderr, code := runCLI("tdx", "--ovmf", trixie, "--memory", "2G", "--event-log", f.log, "--output", "json")
+	if code != exitNegative {
+		t.Fatalf("exit %d, want %d: %s", code, exitNegative, stderr)
+	}
+	var out struct {
+		Result       string `json:"result"`
+		Agree        bool   `json:"agree"`
+		Predicted    []int  `json:"predicted_rtmrs"`
+		NotPredicted []int  `json:"not_predicted_rtmrs"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Result != verify.LogNotPredicted || !out.Agree || !slices.Equal(out.Predicted, []int{3}) || !slices.Equal(out.NotPredicted, []int{0, 1, 2}) {
+		t.Errorf("result %q, agree %t, predicted %v, not predicted %v; want not-predicted, true, [3], [0 1 2]", out.Result, out.Agree, out.Predicted, out.NotPredicted)
+	}
+}
+
 func TestExplainTDX(t *testing.T) {
 	f := newEventLogFixture(t)
 	// MRTD of the trixie OVMF, single-pass and two-pass (QEMU >= 9 and
@@ -190,6 +275,7 @@ func TestExplainTDX(t *testing.T) {
 		return d
 	}
 	twoPass := mrtd("two-pass")
+	junk := writeIn(t, f.dir, "junk.bin", make([]byte, 4096))
 	tests := []struct {
 		name     string
 		args     []string
@@ -208,6 +294,10 @@ func TestExplainTDX(t *testing.T) {
 				"--page-add-order single-pass --memory 2G --qemu-version", "result: explained"}, ""},
 		{"event log, other command line", []string{"--quote", f.quote(t, "sp.dat", f.pred.MRTD, f.replayed), "--event-log", f.log, "--kernel", f.kernel, "--initrd", f.initrd, "--append", "console=ttyS0"}, exitNoMatch,
 			nil, `the event log "` + f.log + `" does not explain the quote's RTMRs with the prediction of any launch tried: RTMR2 log record 16 (EV_EVENT_TAG tag 0x8f3b22ed "LOADED_IMAGE::LoadOptions")`},
+		// A kernel whose RTMRs cannot be predicted: the log is compared
+		// with nothing, which explains nothing.
+		{"event log, not a kernel", []string{"--quote", f.quote(t, "sp.dat", f.pred.MRTD, f.replayed), "--event-log", f.log, "--kernel", junk}, exitError,
+			nil, `event log "` + f.log + `" was compared with nothing: no launch tried gives a prediction of the RTMRs: kernel setup header`},
 		{"kernel without log", []string{"--quote", recordedQuote, "--kernel", f.kernel}, exitUsage, nil, "give them with --event-log"},
 		{"log without quote", []string{"--report", recordedQuote, "--event-log", f.log}, exitUsage, nil, "--event-log needs --quote"},
 	}
@@ -260,5 +350,71 @@ func TestExplainTDX(t *testing.T) {
 	}
 	if _, stderr, code := runCLI(words[1:]...); code != 0 {
 		t.Errorf("%s: exit %d: %s", out.EventLog.Command, code, stderr)
+	}
+}
+
+// TestExplainTDXJSONLog: with --event-log, --output json always has the
+// event_log section: why the log was compared with nothing, and whether
+// its TD HOB is that of a memory size tried.
+func TestExplainTDXJSONLog(t *testing.T) {
+	f := newEventLogFixture(t)
+	junk := writeIn(t, f.dir, "junk.bin", make([]byte, 4096))
+	// A TD HOB event of no memory size (its data is not what its digest
+	// covers): the log replays to other RTMRs, which the quote then has.
+	l, err := verify.ParseCCEventLog(mustRead(t, f.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Events[0].Digest[0] ^= 1
+	b, err := verify.MarshalCCEventLog(l.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherHOB := writeIn(t, f.dir, "other-hob", b)
+	tests := []struct {
+		name        string
+		log, kernel string
+		rtmrs       [4]tdx.Digest
+		code        int
+		matched     bool
+		notCompared string
+		agree       bool
+	}{
+		{"the launch", f.log, f.kernel, f.replayed, 0, true, "", true},
+		{"not a kernel", f.log, junk, f.replayed, exitError, true, "kernel setup header", false},
+		{"TD HOB of no memory size", otherHOB, f.kernel, l.Replay(), exitNegative, false, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI("explain", "--ovmf", trixie, "--quote", f.quote(t, "q.dat", f.pred.MRTD, tc.rtmrs), "--event-log", tc.log, "--output", "json",
+				"--kernel", tc.kernel, "--initrd", f.initrd, "--append", "console=ttyS0 root=/dev/vda")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			var out struct {
+				Result   string `json:"result"`
+				Matched  *bool  `json:"log_td_hob_matched"`
+				LogTDHOB string `json:"log_td_hob"`
+				EventLog *struct {
+					File        string `json:"file"`
+					NotCompared string `json:"not_compared"`
+					Agree       bool   `json:"agree"`
+					Result      string `json:"result"`
+				} `json:"event_log"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("%v: %s", err, stdout)
+			}
+			wantResult := "unexplained"
+			if tc.code == 0 {
+				wantResult = "explained"
+			}
+			if out.Result != wantResult || out.Matched == nil || *out.Matched != tc.matched || out.LogTDHOB == "" {
+				t.Errorf("result %q, log_td_hob %q matched %v; want %s, %t", out.Result, out.LogTDHOB, out.Matched, wantResult, tc.matched)
+			}
+			if e := out.EventLog; e == nil || e.File != tc.log || !strings.Contains(e.NotCompared, tc.notCompared) || (tc.notCompared == "") != (e.NotCompared == "") || e.Agree != tc.agree {
+				t.Errorf("event_log %+v: want file %s, not_compared %q, agree %t", e, tc.log, tc.notCompared, tc.agree)
+			}
+		})
 	}
 }
