@@ -330,11 +330,15 @@ func mustMarshal(b []byte) cbor.RawMessage {
 // VerifyCoRIM checks a signed CoRIM's COSE_Sign1 (with go-cose) against
 // keys and returns its payload and the id of the key that verified it. The
 // protected header must name the content type application/rim+cbor and
-// carry a corim-meta or CWT claims. A key id in the header that names one
-// of keys selects it; any other is only a hint, and every key of the
-// header's algorithm is tried. Errors wrap ErrMalformedEnvelope (not a
-// COSE_Sign1), ErrPayloadType (another content type), ErrBadSignature (the
-// key the header names does not verify it) or ErrThreshold (no key does).
+// carry a corim-meta or CWT claims. A kid in the header that names one of
+// keys (its id as bytes) selects it, and only that key is tried: a CoRIM
+// whose kid names key A and that key B signed is refused, as a DSSE
+// signature whose keyid names a given key is. A kid that names none of
+// keys is only a hint (COSE leaves its form to the signer; veraison's
+// tools write "1"), and every key of the header's algorithm is tried.
+// Errors wrap ErrMalformedEnvelope (not a COSE_Sign1), ErrPayloadType
+// (another content type), ErrBadSignature (the key the kid names does not
+// verify it) or ErrThreshold (no key does).
 func VerifyCoRIM(b []byte, keys []*provenance.Verifier) ([]byte, string, error) {
 	if len(keys) == 0 {
 		return nil, "", errors.New("no verification key given")
@@ -360,31 +364,59 @@ func VerifyCoRIM(b []byte, keys []*provenance.Verifier) ([]byte, string, error) 
 	if msg.Payload == nil {
 		return nil, "", kindf(provenance.ErrMalformedEnvelope, "CoRIM payload is detached")
 	}
-	named := ""
-	var tried []string
-	for _, k := range keys {
-		id, _ := k.KeyID()
-		kid, _ := hex.DecodeString(id)
-		if len(h.KeyID) > 0 && bytes.Equal(h.KeyID, kid) {
-			named = id
-		}
-		alg := coseAlgorithms[k.Algorithm()]
-		if int64(alg) != h.Alg {
-			continue
-		}
-		v, err := cose.NewVerifier(alg, k.Public())
+	if k, id := namedKey(keys, h.KeyID); k != nil {
+		ok, err := verifyCOSE(&msg, h.Alg, k)
 		if err != nil {
 			return nil, "", err
 		}
-		tried = append(tried, id)
-		if msg.Verify(nil, v) == nil {
+		if !ok {
+			return nil, "", fmt.Errorf("%w: the CoRIM's signature (COSE algorithm %d) does not verify with key %s, which its kid names: the CoRIM or its signature was altered, or another key signed it", provenance.ErrBadSignature, h.Alg, id)
+		}
+		return msg.Payload, id, nil
+	}
+	tried := 0
+	for _, k := range keys {
+		ok, err := verifyCOSE(&msg, h.Alg, k)
+		if err != nil {
+			return nil, "", err
+		}
+		if int64(coseAlgorithms[k.Algorithm()]) == h.Alg {
+			tried++
+		}
+		if ok {
+			id, _ := k.KeyID()
 			return msg.Payload, id, nil
 		}
 	}
-	if named != "" {
-		return nil, "", fmt.Errorf("%w: the CoRIM's signature does not verify with key %s, which its header names: the CoRIM or its signature was altered", provenance.ErrBadSignature, named)
+	return nil, "", fmt.Errorf("%w: the CoRIM (COSE algorithm %d, kid %x) verifies with none of the %d key(s) given (%d of its algorithm)", provenance.ErrThreshold, h.Alg, h.KeyID, len(keys), tried)
+}
+
+// namedKey returns the key of keys whose id (as bytes) is kid, and its id.
+func namedKey(keys []*provenance.Verifier, kid []byte) (*provenance.Verifier, string) {
+	if len(kid) == 0 {
+		return nil, ""
 	}
-	return nil, "", fmt.Errorf("%w: the CoRIM (COSE algorithm %d, kid %x) verifies with none of the %d key(s) given (%d of its algorithm)", provenance.ErrThreshold, h.Alg, h.KeyID, len(keys), len(tried))
+	for _, k := range keys {
+		id, _ := k.KeyID()
+		if b, err := hex.DecodeString(id); err == nil && bytes.Equal(b, kid) {
+			return k, id
+		}
+	}
+	return nil, ""
+}
+
+// verifyCOSE reports whether msg's signature, of COSE algorithm alg,
+// verifies with k; a key of another algorithm does not verify it.
+func verifyCOSE(msg *cose.Sign1Message, alg int64, k *provenance.Verifier) (bool, error) {
+	a := coseAlgorithms[k.Algorithm()]
+	if int64(a) != alg {
+		return false, nil
+	}
+	v, err := cose.NewVerifier(a, k.Public())
+	if err != nil {
+		return false, err
+	}
+	return msg.Verify(nil, v) == nil, nil
 }
 
 // ReadCoRIM reads a CoRIM of measure's profile: signed, verified with

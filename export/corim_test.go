@@ -643,3 +643,85 @@ func TestCoRIMDeterministic(t *testing.T) {
 		t.Error("two exports of one statement differ")
 	}
 }
+
+// TestVerifyCoRIMKid: a kid that names a given key selects that key alone,
+// so a CoRIM whose kid names key A and that key B signed is refused even
+// when B is given too; a kid that names none of the keys is only a hint.
+func TestVerifyCoRIMKid(t *testing.T) {
+	a := newKey(t, provenance.ECDSAP256)
+	src := source(t, snpValues(), a)
+	signed, err := export.Export(src, export.CoRIM, export.Options{Signer: a.signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg cose.Sign1Message
+	if err := msg.UnmarshalCBOR(signed); err != nil {
+		t.Fatal(err)
+	}
+	ecB, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := provenance.NewVerifier(&ecB.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidOf := func(v *provenance.Verifier) []byte {
+		id, _ := v.KeyID()
+		kid, err := hex.DecodeString(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kid
+	}
+	signB := func(kid []byte) []byte {
+		meta, err := cbor.Marshal(map[int]any{0: map[int]any{0: "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := cose.ProtectedHeader{cose.HeaderLabelAlgorithm: cose.AlgorithmES256, cose.HeaderLabelContentType: export.CoRIMContentType, int64(8): meta}
+		if kid != nil {
+			h[cose.HeaderLabelKeyID] = kid
+		}
+		s, err := cose.NewSigner(cose.AlgorithmES256, ecB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cose.Sign1(rand.Reader, s, cose.Headers{Protected: h}, msg.Payload, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	idA, _ := a.verifier.KeyID()
+	idB, _ := b.KeyID()
+	tests := []struct {
+		name    string
+		kid     []byte
+		keys    []*provenance.Verifier
+		wantID  string
+		wantErr error
+	}{
+		{"kid A, keys A B", kidOf(a.verifier), []*provenance.Verifier{a.verifier, b}, "", provenance.ErrBadSignature},
+		{"kid A, keys B A", kidOf(a.verifier), []*provenance.Verifier{b, a.verifier}, "", provenance.ErrBadSignature},
+		{"kid B, keys A B", kidOf(b), []*provenance.Verifier{a.verifier, b}, idB, nil},
+		{"kid A, keys B", kidOf(a.verifier), []*provenance.Verifier{b}, idB, nil},
+		{"kid 1, keys A B", []byte("1"), []*provenance.Verifier{a.verifier, b}, idB, nil},
+		{"no kid, keys A B", nil, []*provenance.Verifier{a.verifier, b}, idB, nil},
+		{"kid B, keys A", kidOf(b), []*provenance.Verifier{a.verifier}, "", provenance.ErrThreshold},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, id, err := export.VerifyCoRIM(signB(tc.kid), tc.keys)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("VerifyCoRIM = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || id != tc.wantID {
+				t.Errorf("VerifyCoRIM = %s, %v; want %s (A is %s)", id, err, tc.wantID, idA)
+			}
+		})
+	}
+}

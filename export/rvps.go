@@ -56,6 +56,12 @@ const rvpsAlgorithm = "sha384"
 // of JSONL, the CoMIDs of a CoRIM, the combinations of an RVPS message.
 const MaxConfigurations = 4096
 
+// MaxRVPSSize bounds the RVPS message ReadRVPS reads. The largest message
+// it accepts lists MaxConfigurations values of 99 bytes ("<96 hex>,") for
+// one register and one for each other: about 410 KB of payload, 550 KB in
+// base64; the bound leaves room for white space.
+const MaxRVPSSize = 1 << 20
+
 // WriteRVPS returns the RVPS message that registers rv's register values
 // with Trustee: for each register, the list of its values over every
 // configuration, under DefaultRVPSNames' name or rename's. Trustee compares
@@ -125,9 +131,13 @@ func rvpsNames(platform string, rename map[string]string) (map[string]string, er
 // DefaultRVPSNames' (for one platform), each with a list of lower-case hex
 // SHA-384 values. As Trustee's policy accepts any combination of listed
 // values, the result holds every combination as a configuration without
-// fields (at most MaxConfigurations). Other fields of the message are
-// ignored, as Trustee ignores them.
+// fields (at most MaxConfigurations, so no list is longer). Other fields of
+// the message are ignored, as Trustee ignores them. A message larger than
+// MaxRVPSSize is refused before it is parsed.
 func ReadRVPS(b []byte) (*provenance.ReferenceValues, error) {
+	if len(b) > MaxRVPSSize {
+		return nil, fmt.Errorf("rvps message: %d bytes, want at most %d", len(b), MaxRVPSSize)
+	}
 	var m struct {
 		Version *string `json:"version"`
 		Type    *string `json:"type"`
@@ -179,10 +189,15 @@ func ReadRVPS(b []byte) (*provenance.ReferenceValues, error) {
 		if err := json.Unmarshal(named[name], &list); err != nil || len(list) == 0 {
 			return nil, fmt.Errorf("rvps payload: %q is not a non-empty list of strings", name)
 		}
-		for i, v := range list {
-			if slices.Contains(list[:i], v) {
+		if len(list) > MaxConfigurations {
+			return nil, fmt.Errorf("rvps payload: %q lists %d values, want at most %d (the combinations measure reads)", name, len(list), MaxConfigurations)
+		}
+		seen := make(map[string]bool, len(list))
+		for _, v := range list {
+			if seen[v] {
 				return nil, fmt.Errorf("rvps payload: %q lists %s twice", name, shorten(v))
 			}
+			seen[v] = true
 			if err := checkRegister(platform, reg, rvpsAlgorithm, v); err != nil {
 				return nil, fmt.Errorf("rvps payload: %q: %w", name, err)
 			}

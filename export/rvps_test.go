@@ -1,13 +1,16 @@
 package export_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -198,6 +201,54 @@ func TestReadRVPSCombinations(t *testing.T) {
 	rv, err := export.ReadRVPS(msg)
 	if err != nil || len(rv.Values) != 4096 {
 		t.Errorf("ReadRVPS of 64*64 combinations: %v", err)
+	}
+}
+
+// TestReadRVPSBounds: a message is bounded in size and each list in
+// length before any work proportional to their product, and the largest
+// message of MaxConfigurations values, indented, is read.
+func TestReadRVPSBounds(t *testing.T) {
+	values := func(n int) []string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = fmt.Sprintf("%096x", i+1)
+		}
+		return s
+	}
+	message := func(payload map[string][]string, indent string) []byte {
+		p, err := json.MarshalIndent(payload, "", indent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(`{"version":"0.1.0","type":"sample","payload":"` + base64.StdEncoding.EncodeToString(p) + `"}`)
+	}
+	largest := message(map[string][]string{"mr_td": values(export.MaxConfigurations), "rtmr_0": values(1), "rtmr_1": values(1), "rtmr_2": values(1), "rtmr_3": values(1)}, "    ")
+	rv, err := export.ReadRVPS(largest)
+	if err != nil || len(rv.Values) != export.MaxConfigurations {
+		t.Fatalf("ReadRVPS of %d bytes, %d values: %v", len(largest), export.MaxConfigurations, err)
+	}
+	padded := append(bytes.Clone(largest), bytes.Repeat([]byte(" "), export.MaxRVPSSize+1-len(largest))...)
+	tests := []struct {
+		name, wantErr string
+		in            []byte
+	}{
+		// The reviewer's message: 120,000 values, 15.8 MB, which took
+		// 36.8 s of CPU with a quadratic check for repeats.
+		{"120000 values", "bytes, want at most", message(map[string][]string{"snp_launch_measurement": values(120000)}, "")},
+		{"padded past the bound", "bytes, want at most", padded},
+		{"list longer than the combinations", `"mr_td" lists 4097 values, want at most 4096`, message(map[string][]string{"mr_td": values(export.MaxConfigurations + 1)}, "")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := export.ReadRVPS(tc.in)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ReadRVPS(%d bytes) = %v, want an error with %q", len(tc.in), err, tc.wantErr)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("ReadRVPS(%d bytes) took %v", len(tc.in), d)
+			}
+		})
 	}
 }
 

@@ -169,7 +169,10 @@ func SignBundle(ctx context.Context, statement []byte, signer *Signer) ([]byte, 
 // with a "mediaType" (or "media_type") member is a bundle, anything else is
 // taken for an envelope, whose parser then says what is wrong with it. It
 // reads the top-level members only as far as needed, so that a truncated
-// bundle is still reported as a bundle.
+// bundle is still reported as a bundle, and skips the values before
+// "mediaType" only to maxDetectDepth levels of nesting (no bundle nests
+// half as deep): a deeper one is taken for an envelope, so that the work
+// and memory stay bounded whatever the input.
 func DetectFormat(b []byte) SignedFormat {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -187,14 +190,19 @@ func DetectFormat(b []byte) SignedFormat {
 		if key == "mediaType" || key == "media_type" {
 			return FormatBundle
 		}
-		if err := skipJSONValue(dec); err != nil {
+		if err := skipJSONValue(dec, maxDetectDepth); err != nil {
 			return FormatEnvelope
 		}
 	}
 }
 
-// skipJSONValue reads one value, however deeply nested, from dec.
-func skipJSONValue(dec *json.Decoder) error {
+// maxDetectDepth bounds the nesting DetectFormat skips. json.Decoder.Token
+// keeps a stack entry per open array or object, so an unbounded depth
+// would let {"a":[[[[... hold memory in proportion to the input.
+const maxDetectDepth = 64
+
+// skipJSONValue reads one value from dec, nested at most maxDepth deep.
+func skipJSONValue(dec *json.Decoder, maxDepth int) error {
 	depth := 0
 	for {
 		t, err := dec.Token()
@@ -204,6 +212,9 @@ func skipJSONValue(dec *json.Decoder) error {
 		switch t {
 		case json.Delim('{'), json.Delim('['):
 			depth++
+			if depth > maxDepth {
+				return fmt.Errorf("JSON nested more than %d deep", maxDepth)
+			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}
@@ -278,12 +289,15 @@ func ParseBundle(b []byte) (*Bundle, error) {
 // bundle parses (ParseBundle: ErrMalformedEnvelope, ErrKeylessBundle), and
 // then its DSSE envelope is verified by Verify.
 //
-// The key named by the bundle's hint, or failing that by its signature's
-// keyid (in any form keyHints lists), is the key the signature claims:
-// should it not verify with that key, the error is ErrBadSignature. A
-// signature that claims none of the given keys is checked against each,
-// and if none verifies the error is ErrThreshold. A bundle holds one
-// signature, so a Threshold above 1 fails with ErrThreshold.
+// The signature's keyid, if it has one, binds it to the key it names (in
+// any form keyHints lists), as an envelope's keyid does: should it not
+// verify with that key, the error is ErrBadSignature, even when another
+// given key would verify it; should the keyid name no given key,
+// ErrThreshold. The hint, which nothing signs, only says which key to try
+// first: a signature without keyid verifies with whichever given key it
+// verifies with; if none, the error is ErrBadSignature when the hint names
+// a given key and ErrThreshold otherwise. A bundle holds one signature, so
+// a Threshold above 1 fails with ErrThreshold.
 //
 // This is key-based, offline verification, as `cosign
 // verify-blob-attestation --key --insecure-ignore-tlog` and sigstore-go's
@@ -316,24 +330,65 @@ func VerifyBundle(ctx context.Context, bundle []byte, o VerifyOptions) (*Verifie
 	return Verify(ctx, env, o)
 }
 
-// claimedKey returns the id (KeyID) of the given key that the bundle's
-// hint, or else its signature's keyid, names, or "" when they name none.
+// claimedKey returns the keyid under which Verify checks the bundle's
+// signature: the id (KeyID) of a given key, the signature's own keyid when
+// that names no given key (Verify then skips it), or "" to check it against
+// each key. Neither the keyid nor the hint is signed; they say which key to
+// try, and the signature decides:
+//
+//   - a keyid, in any form keyHints lists, binds the signature to the key
+//     it names, as a DSSE envelope's keyid does: should it fail with that
+//     key, the error is ErrBadSignature; should the keyid name no given
+//     key, ErrThreshold. sigstore-go (under cosign) does the same: it skips
+//     a signature whose keyid is neither empty nor its key's fingerprint.
+//   - without a keyid, the signature verifies with whichever given key it
+//     verifies with, the hint's key tried first. cosign's --key ignores the
+//     hint, so a bundle whose hint names key A and that key B signed
+//     verifies there with --key B, and here with keys A and B.
+//   - without a keyid, a signature that verifies with no given key claims
+//     the hint's key if the hint names one (ErrBadSignature: the bundle
+//     says that key signed it), or none (ErrThreshold).
 func claimedKey(b *Bundle, keys []*Verifier) (string, error) {
-	for _, name := range []string{b.KeyHint, b.Envelope.Signatures[0].KeyID} {
+	named := func(name string) (*Verifier, error) {
 		if name == "" {
-			continue
+			return nil, nil
 		}
 		for _, k := range keys {
 			hints, err := keyHints(k.pub)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			if slices.Contains(hints, name) {
-				return k.keyID, nil
+				return k, nil
 			}
 		}
+		return nil, nil
 	}
-	return "", nil
+	s := b.Envelope.Signatures[0]
+	k, err := named(s.KeyID)
+	if err != nil {
+		return "", err
+	}
+	if k != nil {
+		return k.keyID, nil
+	}
+	if s.KeyID != "" {
+		return s.KeyID, nil
+	}
+	hinted, err := named(b.KeyHint)
+	if err != nil || hinted == nil {
+		return "", err
+	}
+	msg := &signedMessage{pae: PAE(b.Envelope.PayloadType, b.Envelope.Payload)}
+	if hinted.verifyMessage(msg, s.Sig) {
+		return hinted.keyID, nil
+	}
+	for _, k := range keys {
+		if k != hinted && k.verifyMessage(msg, s.Sig) {
+			return k.keyID, nil
+		}
+	}
+	return hinted.keyID, nil
 }
 
 // VerifySigned verifies data, a DSSE envelope or a Sigstore bundle

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -593,6 +594,107 @@ func TestCosignShapedBundle(t *testing.T) {
 			editBase64(t, dsseOf(m), "payload", 10)
 			if _, err := VerifyBundle(context.Background(), encodeJSON(t, m), VerifyOptions{Keys: []*Verifier{k.verifier}}); !errors.Is(err, ErrBadSignature) {
 				t.Errorf("VerifyBundle(payload altered) = %v, want ErrBadSignature", err)
+			}
+		})
+	}
+}
+
+// TestDetectFormatDeepNesting: telling a bundle from an envelope, and
+// refusing either, allocates a bounded amount whatever the nesting of the
+// input. The reviewer's input, {"a": and 16 Mi '[', held 519 MB when
+// DetectFormat followed every level.
+func TestDetectFormatDeepNesting(t *testing.T) {
+	deep := bytes.Repeat([]byte("["), 16<<20)
+	k := newTestKey(t, Ed25519)
+	tests := []struct {
+		name string
+		in   []byte
+		want SignedFormat
+	}{
+		{"deep before mediaType", append(append([]byte(`{"a":`), deep...), `],"mediaType":"x"}`...), FormatEnvelope},
+		{"deep object before mediaType", append([]byte(`{"a":`), bytes.Repeat([]byte(`{"a":`), 4<<20)...), FormatEnvelope},
+		{"deep after mediaType", append([]byte(`{"mediaType":"`+BundleMediaType+`","a":`), deep...), FormatBundle},
+		{"64 levels before mediaType", []byte(`{"a":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `,"mediaType":"x"}`), FormatBundle},
+		{"65 levels before mediaType", []byte(`{"a":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `,"mediaType":"x"}`), FormatEnvelope},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			f := DetectFormat(tc.in)
+			_, vf, err := VerifySigned(context.Background(), tc.in, VerifyOptions{Keys: []*Verifier{k.verifier}})
+			runtime.ReadMemStats(&m1)
+			if f != tc.want || vf != tc.want {
+				t.Errorf("DetectFormat = %q, VerifySigned's %q; want %q", f, vf, tc.want)
+			}
+			if len(tc.in) > 1<<20 && !errors.Is(err, ErrMalformedEnvelope) {
+				t.Errorf("VerifySigned = %v, want ErrMalformedEnvelope", err)
+			}
+			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 4<<20 {
+				t.Errorf("DetectFormat and VerifySigned of %d bytes allocated %d bytes, want at most 4 MiB", len(tc.in), alloc)
+			}
+		})
+	}
+}
+
+// TestBundleHintAndKeyid: which given key a bundle's signature is checked
+// against. The keyid, when it names a given key, binds the signature to it
+// (as an envelope's keyid does, and as sigstore-go, which skips a
+// signature whose keyid is not its key's fingerprint), and a keyid that
+// names no given key is refused; the hint, which nothing signs, does not
+// override the keyid, and without keyid the signature decides. Wherever VerifyBundle accepts with
+// a key, cosign's --key with that key (sigstore-go with the hint ignored)
+// accepts too, and wherever it refuses, cosign refuses with each key given.
+func TestBundleHintAndKeyid(t *testing.T) {
+	stmt := statementBytes(t)
+	a, b := newTestKey(t, Ed25519), newTestKey(t, ECDSAP256)
+	hintA, _ := KeyHint(a.verifier.Public())
+	hintB, _ := KeyHint(b.verifier.Public())
+	idB, _ := b.verifier.KeyID()
+	ab := []*Verifier{a.verifier, b.verifier}
+	signedByB := signBundle(t, b, stmt)
+	tests := []struct {
+		name, hint, keyid string
+		keys              []*Verifier
+		wantErr           error // nil: accepted with key B
+	}{
+		{"hint B keyid B", hintB, hintB, ab, nil},
+		{"hint A keyid B", hintA, hintB, ab, nil},
+		{"hint A keyid B, keys B A", hintA, hintB, []*Verifier{b.verifier, a.verifier}, nil},
+		{"hint A no keyid", hintA, "", ab, nil},
+		{"no hint keyid B", "", hintB, ab, nil},
+		{"hint B keyid A", hintB, hintA, ab, ErrBadSignature},
+		{"hint A keyid A", hintA, hintA, ab, ErrBadSignature},
+		{"hint A keyid A, keys B", hintA, hintA, []*Verifier{b.verifier}, ErrThreshold},
+		{"hint B keyid of no key, keys B", hintB, "someone else", []*Verifier{b.verifier}, ErrThreshold},
+		{"hint of no key, no keyid", "someone else", "", ab, nil},
+		{"hint A no keyid, keys A", hintA, "", []*Verifier{a.verifier}, ErrBadSignature},
+		{"no hint no keyid, keys A", "", "", []*Verifier{a.verifier}, ErrThreshold},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := bundleJSON(t, signedByB)
+			m["verificationMaterial"].(map[string]any)["publicKey"].(map[string]any)["hint"] = tc.hint
+			sigOf(m)["keyid"] = tc.keyid
+			bun := encodeJSON(t, m)
+			res, err := VerifyBundle(context.Background(), bun, VerifyOptions{Keys: tc.keys})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("VerifyBundle = %v, want %v", err, tc.wantErr)
+				}
+				for _, k := range tc.keys {
+					if _, err := sigstoreVerify(sigstoreKeyMaterial(t, k.Public(), 0), bun, nil); err == nil {
+						t.Errorf("cosign --key %s accepts what VerifyBundle refuses", k.keyID)
+					}
+				}
+				return
+			}
+			if err != nil || len(res.KeyIDs) != 1 || res.KeyIDs[0] != idB {
+				t.Fatalf("VerifyBundle = %v; want accepted with key %s", err, idB)
+			}
+			if _, err := sigstoreVerify(sigstoreKeyMaterial(t, b.verifier.Public(), 0), bun, nil); err != nil {
+				t.Errorf("cosign --key B refuses what VerifyBundle accepts: %v", err)
 			}
 		})
 	}

@@ -1,3 +1,8 @@
+//go:build !js
+
+// Not in the browser verifier's build (web/wasm, GOOS=js): in-toto-golang
+// does not compile for js/wasm (its util_unix.go calls unix.Access).
+
 package provenance
 
 import (

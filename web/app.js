@@ -8,9 +8,12 @@
 const $ = (id) => document.getElementById(id);
 
 // What the page was given. Files are {name, data: Uint8Array, role}.
+// keys are the publisher's keys, which only the person puts there (the
+// key input, or a Trust button); offered are public keys that came with
+// dropped or sorted files, which are trusted for nothing until then.
 const state = {
   evidence: null, pasted: false,
-  refs: null, keys: [],
+  refs: null, keys: [], offered: [],
   certs: [], roots: [],
   firmware: null,
 };
@@ -70,7 +73,9 @@ async function filesOf(list) {
 }
 
 // Sort dropped or chosen files into their places by what the module says
-// they are.
+// they are. Sorting never makes anything trusted: a public key is only
+// offered (see renderOffered), and certificates go to the certificates, never
+// to the roots to trust.
 async function sort(list) {
   const unknown = [];
   const placed = [];
@@ -82,7 +87,7 @@ async function sort(list) {
       case "refs":
         state.refs = f; break;
       case "key":
-        state.keys = state.keys.filter((k) => k.name !== f.name).concat([f]); break;
+        state.offered = state.offered.filter((k) => k.name !== f.name).concat([f]); break;
       case "cert":
         state.certs = state.certs.filter((c) => c.name !== f.name).concat([f]); break;
       case "firmware":
@@ -100,7 +105,7 @@ async function sort(list) {
 }
 
 const kindName = {
-  evidence: "report or quote", refs: "reference values", key: "public key",
+  evidence: "report or quote", refs: "reference values", key: "public key, not trusted unless you choose it (see 2.)",
   cert: "certificate or collateral", firmware: "firmware image",
 };
 
@@ -132,9 +137,32 @@ function showChosen() {
   if (state.refs) refs.push("reference values " + state.refs.name);
   if (state.keys.length) refs.push("public key(s) " + names(state.keys));
   $("refs-chosen").textContent = refs.length ? "Using: " + refs.join("; ") : "";
+  renderOffered();
   $("roots-chosen").textContent = state.roots.length ? "Trusting also: " + names(state.roots) : "";
   $("firmware-chosen").textContent = state.firmware ? "Using: " + state.firmware.name : "";
   renderCerts();
+}
+
+// renderOffered lists the public keys that came with other files, each
+// with a button that makes it a publisher's key: only the person's click
+// does.
+function renderOffered() {
+  const ul = $("offered-keys");
+  ul.textContent = "";
+  for (const k of state.offered) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.trustKey = k.name;
+    b.textContent = "Trust " + k.name + " as the publisher's key";
+    b.addEventListener("click", () => {
+      state.offered = state.offered.filter((x) => x !== k);
+      state.keys = state.keys.filter((x) => x.name !== k.name).concat([k]);
+      run(performance.now());
+    });
+    li.append(k.name + " is a public key that came with your files; it is not trusted. ", b);
+    ul.appendChild(li);
+  }
 }
 
 function renderCerts() {
@@ -393,7 +421,10 @@ on("evidence-text", "input", changed(async () => {
   state.pasted = true;
 }));
 on("refs-file", "change", changed(async (ev) => { [state.refs] = await filesOf(ev.target.files); }));
-on("key-files", "change", changed(async (ev) => { state.keys = await filesOf(ev.target.files); }));
+on("key-files", "change", changed(async (ev) => {
+  state.keys = await filesOf(ev.target.files);
+  state.offered = state.offered.filter((o) => !state.keys.some((k) => k.name === o.name));
+}));
 on("cert-files", "change", changed(async (ev) => { state.certs = await filesOf(ev.target.files); }));
 on("root-files", "change", changed(async (ev) => { state.roots = await filesOf(ev.target.files); }));
 on("firmware-file", "change", changed(async (ev) => { [state.firmware] = await filesOf(ev.target.files); }));
@@ -407,7 +438,7 @@ on("inputs", "submit", (ev) => {
 });
 on("clear", "click", () => {
   $("inputs").reset();
-  Object.assign(state, { evidence: null, pasted: false, refs: null, keys: [], certs: [], roots: [], firmware: null });
+  Object.assign(state, { evidence: null, pasted: false, refs: null, keys: [], offered: [], certs: [], roots: [], firmware: null });
   $("sorted").textContent = "";
   $("result").hidden = true;
   showChosen();

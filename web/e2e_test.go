@@ -146,7 +146,8 @@ func vectorDigest(t *testing.T, id string) [48]byte {
 
 // fixture writes every file the cases give the page into one directory,
 // each under the name the page will see: reference values for bookworm's
-// OVMF.fd signed by measure keygen's key, TDX reference values with the
+// OVMF.fd signed by measure keygen's key (as an envelope and as a Sigstore
+// bundle) and by an attacker's key, TDX reference values with the
 // recorded quote's MRTD and RTMR0, reports signed by go-sev-guest's test
 // chain, the recorded report and quote.
 func fixture(t *testing.T, bin string) string {
@@ -169,6 +170,20 @@ func fixture(t *testing.T, bin string) string {
 		t.Fatalf("sign: %s", stderr)
 	}
 	write(t, dir, "refs.dsse.json", []byte(env))
+	bundle, stderr, code := run(t, dir, bin, "sign", "--bundle", "--key", "ci.key", "refs.json")
+	if code != 0 {
+		t.Fatalf("sign --bundle: %s", stderr)
+	}
+	write(t, dir, "refs.sigstore.json", []byte(bundle))
+	// An attacker's key, and the same values signed with it.
+	if _, stderr, code := run(t, dir, bin, "keygen", "--out", "attacker"); code != 0 {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	evil, stderr, code := run(t, dir, bin, "sign", "--key", "attacker.key", "refs.json")
+	if code != 0 {
+		t.Fatalf("sign: %s", stderr)
+	}
+	write(t, dir, "evil.dsse.json", []byte(evil))
 
 	rv := provenance.ReferenceValues{
 		Platform: "tdx",
@@ -231,10 +246,12 @@ func fixture(t *testing.T, bin string) string {
 type browserCase struct {
 	name string
 	// evidence goes to the evidence input (or, with paste, is pasted as
-	// hex); any to the input that sorts files by what they are.
+	// hex); any to the input that sorts files by what they are; trust are
+	// the public keys among them whose Trust button is then pressed.
 	evidence string
 	paste    bool
 	any      []string
+	trust    []string
 	refs     string
 	keys     []string
 	certs    []string
@@ -249,6 +266,11 @@ type browserCase struct {
 	want   string
 	checks map[string]string
 	show   []string
+	// form is text the inputs must show.
+	form []string
+	// cliMessage, for an error the page words without the CLI's flags,
+	// is what measure compare says instead of the page's message.
+	cliMessage string
 	// explained, with a firmware, is the configuration explain must find.
 	explained string
 }
@@ -286,7 +308,11 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer(web.Handler(os.DirFS(site))) // on 127.0.0.1
+	siteFS, err := web.DirFS(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.Handler(siteFS)) // on 127.0.0.1
 	defer srv.Close()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1100, 900),
@@ -351,10 +377,29 @@ func TestBrowser(t *testing.T) {
 			want:   "PASSED",
 			checks: map[string]string{"reference-values": "PASSED", "measurement": "PASSED", "hardware-signature": "PASSED", "tcb": "PASSED", "policy": "PASSED"},
 			show:   []string{"MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: PASSED"}},
-		{name: "test-key report, matching, files sorted by the page", any: []string{"match.bin", "refs.dsse.json", "ci.pub", "vcek.der", "ask.der", "ark.der"}, verifyTime: reportTime,
+		{name: "test-key report, matching, files sorted by the page, key trusted by hand", any: []string{"match.bin", "refs.dsse.json", "ci.pub", "vcek.der", "ask.der", "ark.der"}, trust: []string{"ci.pub"}, verifyTime: reportTime,
 			want:   "UNVERIFIED",
 			checks: map[string]string{"measurement": "PASSED", "hardware-signature": "FAILED", "tcb": "NOT-CHECKED"},
 			show:   []string{"which was not named as trusted", "NOT the vendor's published root", "result: UNVERIFIED"}},
+		// A folder dropped whole brings its own key: sorting it trusts
+		// neither the key nor the root certificate.
+		{name: "attacker's folder sorted by the page", any: []string{"match.bin", "evil.dsse.json", "attacker.pub", "vcek.der", "ask.der", "ark.der"}, verifyTime: reportTime,
+			want:       "ERROR",
+			show:       []string{`reference values "evil.dsse.json" without the publisher's public key`},
+			form:       []string{"attacker.pub is a public key that came with your files; it is not trusted.", "Trust attacker.pub as the publisher's key"},
+			cliMessage: "--key is required"},
+		{name: "attacker's folder sorted by the page, publisher's key chosen", any: []string{"match.bin", "evil.dsse.json", "attacker.pub", "vcek.der", "ask.der", "ark.der"}, keys: []string{"ci.pub"}, verifyTime: reportTime,
+			want: "ERROR",
+			show: []string{`reference values "evil.dsse.json": not enough valid signatures: 0 valid from the 1 given key(s)`},
+			form: []string{"attacker.pub is a public key that came with your files; it is not trusted."}},
+		{name: "test-key report, matching, Sigstore bundle, test root trusted", evidence: "match.bin", certs: []string{"vcek.der", "ask.der", "ark.der"}, roots: []string{"ark.der"}, refs: "refs.sigstore.json", keys: []string{"ci.pub"}, verifyTime: reportTime,
+			want:   "PASSED",
+			checks: map[string]string{"reference-values": "PASSED", "measurement": "PASSED", "hardware-signature": "PASSED", "tcb": "PASSED", "policy": "PASSED"},
+			show:   []string{"refs.sigstore.json", "MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4 --guest-features 0x1", "result: PASSED"}},
+		{name: "Sigstore bundle sorted by the page, key trusted by hand", any: []string{"match.bin", "refs.sigstore.json", "ci.pub"}, trust: []string{"ci.pub"}, noHardwareCheck: true,
+			want:   "PASSED",
+			checks: map[string]string{"reference-values": "PASSED", "measurement": "PASSED", "hardware-signature": "SKIPPED"},
+			show:   []string{"refs.sigstore.json", "result: PASSED"}},
 		{name: "test-key report, mismatching", evidence: "mismatch.bin", certs: []string{"vcek.der", "ask.der", "ark.der"}, roots: []string{"ark.der"}, refs: "refs.dsse.json", keys: []string{"ci.pub"}, verifyTime: reportTime,
 			want:   "FAILED",
 			checks: map[string]string{"measurement": "FAILED", "hardware-signature": "PASSED"},
@@ -496,6 +541,14 @@ func give(ctx context.Context, t *testing.T, fx string, tc browserCase) pageResu
 		steps = append(steps, chromedp.SetUploadFiles(chromedp.ID("evidence-file"), path(tc.evidence)))
 	}
 	steps = append(steps, chromedp.Poll[chromedp.Void](`window.measurePage.state === "done"`, chromedp.WithPollingTimeout(60*time.Second)))
+	for _, k := range tc.trust {
+		button := fmt.Sprintf(`#offered-keys button[data-trust-key=%q]`, k)
+		steps = append(steps,
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector(%q) !== null`, button), chromedp.WithPollingTimeout(5*time.Second)),
+			chromedp.Evaluate[chromedp.Void](`window.measurePage.state = "waiting"`),
+			chromedp.Click(chromedp.CSS(button)),
+			chromedp.Poll[chromedp.Void](`window.measurePage.state === "done"`, chromedp.WithPollingTimeout(60*time.Second)))
+	}
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
 		t.Fatalf("%v (status: %q)", err, status)
@@ -542,6 +595,15 @@ func give(ctx context.Context, t *testing.T, fx string, tc browserCase) pageResu
 	for _, s := range tc.show {
 		if !strings.Contains(all, s) {
 			t.Errorf("the result does not show %q:\n%s", s, all)
+		}
+	}
+	form, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("inputs").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range tc.form {
+		if !strings.Contains(form, s) {
+			t.Errorf("the inputs do not show %q:\n%s", s, form)
 		}
 	}
 	if tc.firmware != "" {
@@ -616,14 +678,23 @@ func compareCLI(t *testing.T, fx, bin string, tc browserCase, res pageResult) {
 		}
 	}
 	if res.Error != nil {
-		// The same inputs make measure compare fail with the same message.
+		// The same inputs make measure compare fail with the same
+		// message: the page's command line, or, when the evidence
+		// stopped the page before it had one, the case's files.
 		args := []string{"compare", "--report", tc.evidence, "--refs", tc.refs}
 		for _, k := range tc.keys {
 			args = append(args, "--key", k)
 		}
+		if f := strings.Fields(res.Command); len(f) > 1 {
+			args = f[1:]
+		}
+		want := res.Error.Message
+		if tc.cliMessage != "" {
+			want = tc.cliMessage
+		}
 		_, stderr, code := run(t, dir, bin, args...)
-		if code == 0 || !strings.Contains(stderr, res.Error.Message) {
-			t.Errorf("measure %v: exit %d, %q; want it to fail with the page's %q", args, code, stderr, res.Error.Message)
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("measure %v: exit %d, %q; want it to fail with %q", args, code, stderr, want)
 		}
 		return
 	}

@@ -2,17 +2,23 @@
 // style.css) and measure's verification library compiled to WebAssembly
 // (web/wasm, built by scripts/build-web.sh into measure.wasm, with the Go
 // toolchain's wasm_exec.js). This package serves such a site: Handler
-// sends its files with headers that keep the page from reaching anything
-// but its own files, and Embedded holds the site in a measure built with
-// -tags measure_web. The page's logic is in web/verifier.
+// sends its files, and nothing else, with headers that keep the page from
+// reaching anything but its own files, to a browser that asked for this
+// machine's loopback address by name; DirFS reads a built site's directory
+// without following symbolic links; Embedded holds the site in a measure
+// built with -tags measure_web. The page's logic is in web/verifier.
 package web
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"os"
 	"path"
+	"slices"
+	"strings"
 )
 
 // SiteFiles are the files of a built site, all of which must be there.
@@ -49,14 +55,21 @@ var contentTypes = map[string]string{
 	".js":   "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".wasm": "application/wasm",
-	".png":  "image/png",
 }
 
-// Handler serves the site's files, GET and HEAD only, "/" as index.html,
-// with the Content-Security-Policy above, no caching, and no directory
-// listings.
+// Handler serves the site's files (SiteFiles and nothing else), GET and
+// HEAD only, "/" as index.html, with the Content-Security-Policy above, no
+// caching, and no directory listings. It answers only a request whose Host
+// is 127.0.0.1, localhost or [::1] with the port the request came in on
+// (421 Misdirected Request otherwise): a page of another site cannot
+// reach it through a name of its own that resolves to 127.0.0.1 (DNS
+// rebinding).
 func Handler(site fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r) {
+			http.Error(w, fmt.Sprintf("host %q is not this server's: it answers only to 127.0.0.1, localhost or [::1] and its port", r.Host), http.StatusMisdirectedRequest)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -68,7 +81,7 @@ func Handler(site fs.FS) http.Handler {
 		}
 		name = name[1:]
 		ct, ok := contentTypes[path.Ext(name)]
-		if !ok || !fs.ValidPath(name) {
+		if !ok || !slices.Contains(SiteFiles, name) {
 			http.NotFound(w, r)
 			return
 		}
@@ -88,4 +101,80 @@ func Handler(site fs.FS) http.Handler {
 		}
 		w.Write(b)
 	})
+}
+
+// loopbackHost reports whether r's Host names this machine's loopback
+// address, 127.0.0.1, localhost or [::1], with the port of the address the
+// request came in on.
+func loopbackHost(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	_, port, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return false
+	}
+	host, hport, err := net.SplitHostPort(r.Host)
+	if err != nil || hport != port {
+		return false
+	}
+	switch strings.ToLower(host) {
+	case "127.0.0.1", "localhost", "::1":
+		return true
+	}
+	return false
+}
+
+// ErrLink is why DirFS does not open a file: it is a symbolic link or
+// reached through one, or not a regular file.
+var ErrLink = errors.New("reached through a symbolic link, or not a regular file")
+
+// DirFS returns the files of directory dir, as os.DirFS does, except that
+// it opens only regular files reached without a symbolic link: a link in
+// dir, whether to a file inside it or outside, and a file in a directory
+// reached through one, are not opened (ErrLink), nor is anything outside
+// dir. A file swapped for a link between the check and the opening is
+// not opened either.
+func DirFS(dir string) (fs.FS, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return linkFreeFS{root}, nil
+}
+
+type linkFreeFS struct{ root *os.Root }
+
+func (f linkFreeFS) Open(name string) (fs.File, error) {
+	fail := func(err error) (fs.File, error) { return nil, &fs.PathError{Op: "open", Path: name, Err: err} }
+	if !fs.ValidPath(name) {
+		return fail(fs.ErrInvalid)
+	}
+	// Each directory on the way, then the file, without following a link.
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		st, err := f.root.Lstat(strings.Join(parts[:i+1], "/"))
+		if err != nil {
+			return fail(err)
+		}
+		last := i == len(parts)-1
+		if st.Mode()&fs.ModeSymlink != 0 || (!last && !st.IsDir()) || (last && !st.Mode().IsRegular() && !st.IsDir()) {
+			return fail(ErrLink)
+		}
+		if !last {
+			continue
+		}
+		file, err := f.root.Open(name)
+		if err != nil {
+			return fail(err)
+		}
+		opened, err := file.Stat()
+		if err != nil || !os.SameFile(st, opened) {
+			file.Close()
+			return fail(ErrLink)
+		}
+		return file, nil
+	}
+	return fail(fs.ErrInvalid)
 }

@@ -39,7 +39,11 @@ included: it only hands out the page's files.
 The page's files come from --dir, a directory that scripts/build-web.sh
 wrote (web/ of a checkout once it has run), or, in a measure built with
 -tags measure_web after it ran, from the binary itself. Without either it
-refuses: the WebAssembly module is built, not committed.
+refuses: the WebAssembly module is built, not committed. It serves the
+site's five files and nothing else, each only when it is a regular file
+of --dir reached without a symbolic link, and answers only requests
+addressed to 127.0.0.1, localhost or [::1] with its port, so that no other
+site's page can reach it under a name that resolves to 127.0.0.1.
 
 It serves until interrupted (Ctrl-C).`,
 		Example: `  scripts/build-web.sh && measure serve-web --dir web
@@ -65,13 +69,16 @@ func (o *serveWebOptions) run(cmd *cobra.Command) error {
 		if !st.IsDir() {
 			return usagef("--dir %q is not a directory", o.dir)
 		}
-		site, name = os.DirFS(o.dir), o.dir
+		if site, err = web.DirFS(o.dir); err != nil {
+			return unreadable(err)
+		}
+		name = o.dir
 	}
 	if site == nil {
 		return usagef("this measure has no browser verifier built in: run scripts/build-web.sh, then measure serve-web --dir web (or build measure with -tags measure_web after it)")
 	}
 	if err := web.CheckSite(site); err != nil {
-		if errors.Is(err, web.ErrNotBuilt) || errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, web.ErrNotBuilt) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, web.ErrLink) {
 			return usagef("--dir %q: %v", o.dir, err)
 		}
 		return fmt.Errorf("%s: %w", name, err)

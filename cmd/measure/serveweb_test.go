@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,12 +45,31 @@ func TestServeWebRefuses(t *testing.T) {
 	runCases(t, tests)
 }
 
-// TestServeWeb serves a site on 127.0.0.1 and stops when its context
-// ends.
-func TestServeWeb(t *testing.T) {
-	dir := site(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
+// TestServeWebRefusesLinkedSite: a site file that is a symbolic link, here
+// index.html to a page outside the site, is refused at the start.
+func TestServeWebRefusesLinkedSite(t *testing.T) {
+	dir := site(t, "index.html")
+	outside := writeIn(t, t.TempDir(), "secret.html", []byte("not part of the site"))
+	if err := os.Symlink(outside, filepath.Join(dir, "index.html")); err != nil {
+		t.Fatal(err)
+	}
+	// Were it served, serve-web would run until the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cmd := newServeWebCmd()
+	cmd.SetArgs([]string{"--dir", dir})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil || !strings.Contains(err.Error(), "reached through a symbolic link") || exitCode(err, io.Discard) != exitUsage {
+		t.Errorf("serve-web --dir with index.html a link = %v (exit %d), want exit %d for the link", err, exitCode(err, io.Discard), exitUsage)
+	}
+}
+
+// serveWeb starts serve-web on dir and returns its URL and a channel that
+// gets its error once ctx ends.
+func serveWeb(t *testing.T, ctx context.Context, dir string) (string, <-chan error) {
+	t.Helper()
 	cmd := newServeWebCmd()
 	cmd.SetArgs([]string{"--dir", dir})
 	pr, pw := io.Pipe()
@@ -66,6 +86,16 @@ func TestServeWeb(t *testing.T) {
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("serve-web printed %q, want a URL on 127.0.0.1", url)
 	}
+	return url, done
+}
+
+// TestServeWeb serves a site on 127.0.0.1 and stops when its context
+// ends.
+func TestServeWeb(t *testing.T) {
+	dir := site(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, done := serveWeb(t, ctx, dir)
 	tests := []struct {
 		method, path string
 		status       int
@@ -79,9 +109,11 @@ func TestServeWeb(t *testing.T) {
 		{"GET", "/../../etc/passwd", 404, "", ""},
 		{"GET", "/absent.html", 404, "", ""},
 		{"GET", "/secret.txt", 404, "", ""},
+		{"GET", "/secret.html", 404, "", ""},
 		{"POST", "/", 405, "", ""},
 	}
 	writeIn(t, dir, "secret.txt", []byte("not part of the site"))
+	writeIn(t, dir, "secret.html", []byte("not part of the site"))
 	for _, tc := range tests {
 		req, err := http.NewRequest(tc.method, url+strings.TrimPrefix(tc.path, "/"), nil)
 		if err != nil {
@@ -136,5 +168,75 @@ func TestServeWeb(t *testing.T) {
 	}
 	if _, err := http.Get(url); err == nil {
 		t.Error("serve-web still serves after it stopped")
+	}
+}
+
+// TestServeWebLinksAndHosts: serve-web follows no symbolic link in --dir,
+// to a file outside it or to one of its own, even one made after it
+// started, and answers only requests addressed to the loopback address by
+// name and with its port (a page of another site whose name resolves to
+// 127.0.0.1, DNS rebinding, gets nothing).
+func TestServeWebLinksAndHosts(t *testing.T) {
+	dir := site(t, "")
+	outside := writeIn(t, t.TempDir(), "secret.html", []byte("a secret outside the site"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, done := serveWeb(t, ctx, dir)
+	// After it started: style.css, a site file, becomes a link to a file
+	// outside; a link to a file inside it; a directory linked.
+	if err := os.Remove(filepath.Join(dir, "style.css")); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct{ target, link string }{
+		{outside, "style.css"},
+		{outside, "link.html"},
+		{filepath.Join(dir, "index.html"), "again.html"},
+		{filepath.Dir(outside), "linked"},
+	} {
+		if err := os.Symlink(l.target, filepath.Join(dir, l.link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := url[strings.LastIndex(url, ":")+1 : len(url)-1]
+	tests := []struct {
+		name, host, path string
+		status           int
+	}{
+		{"site file", "127.0.0.1:" + port, "/app.js", 200},
+		{"localhost", "localhost:" + port, "/", 200},
+		{"LOCALHOST", "LOCALHOST:" + port, "/", 200},
+		{"IPv6 loopback", "[::1]:" + port, "/", 200},
+		{"site file swapped for a link", "127.0.0.1:" + port, "/style.css", 404},
+		{"link outside", "127.0.0.1:" + port, "/link.html", 404},
+		{"link inside", "127.0.0.1:" + port, "/again.html", 404},
+		{"through a linked directory", "127.0.0.1:" + port, "/linked/secret.html", 404},
+		{"rebound name", "attacker.example:" + port, "/", 421},
+		{"rebound name, no port", "attacker.example", "/", 421},
+		{"loopback, no port", "127.0.0.1", "/", 421},
+		{"loopback, other port", "127.0.0.1:1", "/", 421},
+		{"localhost as a subdomain", "localhost.attacker.example:" + port, "/", 421},
+	}
+	for _, tc := range tests {
+		req, err := http.NewRequest("GET", url+strings.TrimPrefix(tc.path, "/"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: GET %s with Host %q: status %d, want %d", tc.name, tc.path, tc.host, resp.StatusCode, tc.status)
+		}
+		if strings.Contains(string(body), "secret") && !strings.Contains(string(body), "not this server's") {
+			t.Errorf("%s: GET %s served %q", tc.name, tc.path, body)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve-web ended with %v", err)
 	}
 }

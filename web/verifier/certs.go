@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/measure-cc/measure/ovmf"
+	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify"
 )
 
@@ -242,9 +243,14 @@ const (
 
 // Classify says what a file dropped on the page is, so that the page can
 // put it in its place: evidence (it parses as a report or quote), signed
-// reference values (a DSSE envelope), a public key (PEM), a certificate or
-// collateral file (GuessRole), or a firmware image (it parses as one). It
-// returns "" when it cannot tell.
+// reference values (a Sigstore bundle, as provenance.DetectFormat tells
+// one by its mediaType, or a DSSE envelope), a public key (PEM), a
+// certificate or collateral file (GuessRole), or a firmware image (it
+// parses as one). It returns "" when it cannot tell.
+//
+// What a file is says nothing of whether to trust it: the page offers a
+// public key it recognised and makes it a publisher's key only when the
+// person says so, and never makes a dropped certificate a trusted root.
 func Classify(name string, data []byte) string {
 	t := bytes.TrimSpace(data)
 	switch {
@@ -252,6 +258,8 @@ func Classify(name string, data []byte) string {
 		return ""
 	case bytes.HasPrefix(t, []byte("-----BEGIN PUBLIC KEY")):
 		return FileKey
+	case bytes.HasPrefix(t, []byte("{")) && len(t) <= MaxEnvelopeSize && provenance.DetectFormat(t) == provenance.FormatBundle:
+		return FileRefs
 	case bytes.HasPrefix(t, []byte("{")) && bytes.Contains(t, []byte(`"payloadType"`)) && bytes.Contains(t, []byte(`"signatures"`)):
 		return FileRefs
 	}

@@ -47,8 +47,10 @@ type Inputs struct {
 	// Evidence is an SEV-SNP report (raw, hex, base64, extended with its
 	// certificate table, or inside an Azure HCL report) or a TDX quote.
 	Evidence File
-	// Refs is a DSSE envelope of signed reference values; Keys the
-	// publisher's public keys (PKIX PEM), Threshold how many of them must
+	// Refs is a DSSE envelope or a Sigstore bundle of signed reference
+	// values, as measure compare --refs reads them; Keys the publisher's
+	// public keys (PKIX PEM), which the person chose as such (a key the
+	// page only recognised is not one), Threshold how many of them must
 	// have signed (1 when 0).
 	Refs      *File
 	Keys      []File
@@ -85,7 +87,7 @@ type PolicyInputs struct {
 const (
 	KindUsage           = "usage"            // exit 2: an input missing or malformed
 	KindEvidence        = "evidence"         // exit 20: the report or quote cannot be read
-	KindReferenceValues = "reference-values" // exit 10-15: the envelope is rejected
+	KindReferenceValues = "reference-values" // exit 10-15: the envelope or bundle is rejected
 	KindHardware        = "hardware"         // exit 21: the hardware check could not run
 	KindFirmware        = "firmware"         // the firmware image cannot be read
 )
@@ -380,8 +382,9 @@ func trustRoots(in Inputs) (verify.HardwareTrust, error) {
 	return t, nil
 }
 
-// loadRefs verifies the envelope with the keys and returns its reference
-// values, as measure compare --refs --key does.
+// loadRefs verifies the envelope or bundle with the keys and returns its
+// reference values, as measure compare --refs --key does: with
+// provenance.VerifySigned, which tells the two apart.
 func loadRefs(ctx context.Context, in Inputs) (*provenance.ReferenceValues, verify.References, error) {
 	var refs verify.References
 	name := in.Refs.Name
@@ -409,7 +412,7 @@ func loadRefs(ctx context.Context, in Inputs) (*provenance.ReferenceValues, veri
 	if len(in.Refs.Data) > MaxEnvelopeSize {
 		return nil, refs, fmt.Errorf("reference values %q: %w: larger than %d bytes", name, provenance.ErrMalformedEnvelope, MaxEnvelopeSize)
 	}
-	res, err := provenance.Verify(ctx, in.Refs.Data, provenance.VerifyOptions{Keys: keys, Threshold: threshold})
+	res, _, err := provenance.VerifySigned(ctx, in.Refs.Data, provenance.VerifyOptions{Keys: keys, Threshold: threshold})
 	if err != nil {
 		return nil, refs, fmt.Errorf("reference values %q: %w", name, err)
 	}

@@ -67,10 +67,7 @@ func TestGuessRole(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	_, pub, err := provenance.GenerateKey(provenance.Ed25519, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, bundle, pub := signedRefs(t, [48]byte{1})
 	report := read(t, "../../verify/testdata/snp-attestation.bin")
 	tests := []struct {
 		name string
@@ -82,6 +79,9 @@ func TestClassify(t *testing.T) {
 		{"quote.dat", read(t, "../../verify/testdata/tdx-quote-v4.dat"), FileEvidence},
 		{"hcl.bin", read(t, "../../verify/testdata/hcl-snp-milan.bin"), FileEvidence},
 		{"refs.json", []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"","signatures":[]}`), FileRefs},
+		{"refs.sigstore.json", bundle, FileRefs},
+		// A bundle told by its mediaType alone (its envelope cut off).
+		{"bundle.json", []byte(`{"verificationMaterial":{"publicKey":{"hint":"h"}},"mediaType":"` + provenance.BundleMediaType + `"}`), FileRefs},
 		{"ci.pub", pub, FileKey},
 		{"vcek.der", read(t, "../../verify/testdata/snp-vcek.der"), FileCert},
 		{"tcb_info.json", []byte(`{"tcbInfo":{}}`), FileCert},
@@ -98,6 +98,14 @@ func TestClassify(t *testing.T) {
 
 // refs signs reference values of one configuration whose MEASUREMENT is m.
 func refs(t *testing.T, m [48]byte) (env, pub []byte) {
+	t.Helper()
+	env, _, pub = signedRefs(t, m)
+	return env, pub
+}
+
+// signedRefs signs reference values of one configuration whose
+// MEASUREMENT is m, as a DSSE envelope and as a Sigstore bundle.
+func signedRefs(t *testing.T, m [48]byte) (env, bundle, pub []byte) {
 	t.Helper()
 	priv, pub, err := provenance.GenerateKey(provenance.Ed25519, nil)
 	if err != nil {
@@ -127,7 +135,11 @@ func refs(t *testing.T, m [48]byte) (env, pub []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env, pub
+	bundle, err = provenance.SignBundle(context.Background(), b, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, bundle, pub
 }
 
 // TestVerify checks what the page is told for inputs that stop before a
@@ -143,7 +155,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, pub := refs(t, m)
+	env, bundle, pub := signedRefs(t, m)
 	_, otherPub := refs(t, m)
 	certs := []File{{Name: "vcek.der", Data: s.VCEK()}, {Name: "ask.der", Data: s.ASK()}, {Name: "ark.der", Data: s.ARK()}}
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -164,6 +176,18 @@ func TestVerify(t *testing.T) {
 			return in
 		}, verify.Passed, "", "MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4", "measure compare --report report.bin --refs refs.dsse.json --key ci.pub --certs certs --trust-root ark.der"},
 		{"match, no certificates", base, verify.Unverified, "", "hardware signature: NOT CHECKED", "measure compare --report report.bin --refs refs.dsse.json --key ci.pub"},
+		{"match, Sigstore bundle, test root trusted", func() Inputs {
+			in := base()
+			in.Refs = &File{Name: "refs.sigstore.json", Data: bundle}
+			in.Certs, in.TrustRoots = certs, []File{{Name: "ark.der", Data: s.ARK()}}
+			return in
+		}, verify.Passed, "", "MATCH: the sev-snp evidence matches --vmm-type qemu --vcpus 4 --vcpu-type EPYC-v4", "measure compare --report report.bin --refs refs.sigstore.json --key ci.pub --certs certs --trust-root ark.der"},
+		{"Sigstore bundle, another key", func() Inputs {
+			in := base()
+			in.Refs = &File{Name: "refs.sigstore.json", Data: bundle}
+			in.Keys = []File{{Name: "other.pub", Data: otherPub}}
+			return in
+		}, "", KindReferenceValues, `reference values "refs.sigstore.json": not enough valid signatures`, ""},
 		{"no reference values", func() Inputs { in := base(); in.Refs = nil; return in }, "", "", "", "measure report show report.bin"},
 		{"no evidence", func() Inputs { in := base(); in.Evidence = File{}; return in }, "", KindUsage, "no evidence", ""},
 		{"truncated", func() Inputs { in := base(); in.Evidence.Data = report[:1000]; return in }, "", KindEvidence, `"report.bin": truncated attestation evidence: SEV-SNP report is 1000 bytes, want 1184`, ""},
