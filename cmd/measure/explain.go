@@ -280,134 +280,27 @@ func (o *explainOptions) run(cmd *cobra.Command) error {
 	return printExplanation(cmd.OutOrStdout(), t, out)
 }
 
-// Results of explain --output json.
+// Results of explain --output json, SEV and TDX alike.
 const (
-	resultExplained   = "explained"
-	resultUnexplained = "unexplained"
+	resultExplained   = verify.ExplanationResultExplained
+	resultUnexplained = verify.ExplanationResultUnexplained
 )
 
-// explanationJSON is explain --output json: the answer whether or not a
-// configuration explains the measurement (docs/output.md).
-type explanationJSON struct {
-	// Result is "explained" or "unexplained".
-	Result string `json:"result"`
-	// Platform is "sev-snp" or "sev-es".
-	Platform    string `json:"platform"`
-	Measurement string `json:"measurement"`
-	Firmware    string `json:"firmware"`
-	// SNPOVMFHash is the seed that stood for the firmware pages.
-	SNPOVMFHash string   `json:"snp_ovmf_hash,omitempty"`
-	Searched    int      `json:"searched"`
-	Skipped     []string `json:"skipped,omitempty"`
-	// SignatureVerified is false for a report: explain does not check the
-	// hardware signature (compare --certs does); absent for a bare
-	// measurement, which has none.
-	SignatureVerified *bool `json:"signature_verified,omitempty"`
-	// DebugAllowed is the report's POLICY.DEBUG; absent for a bare
-	// measurement.
-	DebugAllowed *bool       `json:"debug_allowed,omitempty"`
-	Found        []explained `json:"found,omitempty"`
-}
-
-// explained is one configuration found.
-type explained struct {
-	VMMType string `json:"vmm_type"`
-	// Profile is the launch profile, always named; DefaultProfile says
-	// whether it is the VMM's default.
-	Profile        string   `json:"profile"`
-	DefaultProfile bool     `json:"default_profile"`
-	VCPUs          int      `json:"vcpus"`
-	VCPUTypes      []string `json:"vcpu_types,omitempty"`
-	VCPUSig        string   `json:"vcpu_sig,omitempty"`
-	// GuestFeatures is absent for SEV-ES, whose VMSAs carry none.
-	GuestFeatures string `json:"guest_features,omitempty"`
-	Kernel        bool   `json:"kernel"`
-	Initrd        bool   `json:"initrd"`
-	Cmdline       bool   `json:"cmdline"`
-	// Flags are the measure snp (seves) flags of the configuration, with
-	// KERNEL, INITRD and CMDLINE standing for the boot's inputs.
-	Flags string `json:"flags"`
-	// Command is the whole command line that reproduces the measurement,
-	// with the files and command line explain was given.
-	Command string `json:"command"`
-	boot    string
-}
+// explanationJSON is explain --output json for SEV-SNP and SEV-ES: the
+// answer whether or not a configuration explains the measurement
+// (docs/output.md), the record the web verifier shows too.
+type explanationJSON = verify.ExplanationRecord
 
 // explanation turns the library's answer into explain's output.
 func (o *explainOptions) explanation(t *target, firmware string, seed *snp.SNPDigest, ex *verify.Explanation) explanationJSON {
-	v := explanationJSON{Result: resultUnexplained, Platform: string(t.platform), Measurement: hex.EncodeToString(t.digest), Firmware: firmware,
-		Searched: ex.Searched, Skipped: ex.Skipped}
-	if seed != nil {
-		v.SNPOVMFHash = seed.String()
-	}
-	if t.report != nil {
-		no, debug := false, t.report.Debug()
-		v.SignatureVerified, v.DebugAllowed = &no, &debug
-	}
-	for _, f := range ex.Found {
-		v.Found = append(v.Found, o.explained(f, firmware, seed))
-	}
-	if len(v.Found) > 0 {
-		v.Result = resultExplained
-	}
-	return v
-}
-
-// explained describes one configuration found, with the measure snp or
-// seves command line that reproduces it: the configuration's flags,
-// --profile when the profile is not the VMM's default, the seed, and the
-// boot's files as given to explain.
-func (o *explainOptions) explained(f verify.Found, firmware string, seed *snp.SNPDigest) explained {
-	c := f.Config
-	e := explained{
-		VMMType: c.VMM.String(), Profile: string(c.Profile), DefaultProfile: c.Profile == snp.DefaultProfile(c.VMM), VCPUs: c.VCPUs,
-		Kernel: f.Boot.Kernel, Initrd: f.Boot.Initrd, Cmdline: f.Boot.Cmdline, boot: f.Boot.String(),
-	}
-	flags := []string{"--vmm-type", e.VMMType, "--vcpus", fmt.Sprint(c.VCPUs)}
-	if len(f.VCPUTypes) > 0 {
-		e.VCPUTypes, e.VCPUSig = f.VCPUTypes, fmt.Sprintf("%#x", c.VCPUSig)
-		flags = append(flags, "--vcpu-type", f.VCPUTypes[0])
-	}
-	sub := "seves"
-	if f.Platform == measure.PlatformSNP {
-		sub = "snp"
-		e.GuestFeatures = fmt.Sprintf("%#x", c.GuestFeatures)
-		flags = append(flags, "--guest-features", e.GuestFeatures)
-	}
-	if !e.DefaultProfile {
-		flags = append(flags, "--profile", e.Profile)
-	}
-	command := append([]string{"measure", sub, "--ovmf", firmware}, flags...)
-	if seed != nil {
-		command = append(command, "--snp-ovmf-hash", seed.String())
-	}
-	if f.Boot.Kernel {
-		flags = append(flags, "--kernel", "KERNEL")
-		command = append(command, "--kernel", o.boot.kernel)
-		if f.Boot.Initrd {
-			flags = append(flags, "--initrd", "INITRD")
-			command = append(command, "--initrd", o.boot.initrd)
-		}
-		if f.Boot.Cmdline {
-			flags = append(flags, "--append", "CMDLINE")
-			command = append(command, "--append", o.boot.append)
-		}
-	}
-	e.Flags = strings.Join(flags, " ")
-	for i, w := range command {
-		command[i] = shellQuote(w)
-	}
-	e.Command = strings.Join(command, " ")
-	return e
+	return verify.NewExplanationRecord(verify.ExplanationInputs{
+		Platform: t.platform, Measurement: t.digest, Report: t.report, Firmware: firmware, Seed: seed,
+		Kernel: o.boot.kernel, Initrd: o.boot.initrd, Cmdline: o.boot.append,
+	}, ex)
 }
 
 // shellQuote quotes a word for a POSIX shell when it needs it.
-func shellQuote(w string) string {
-	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,:=+-@%") == "" {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-}
+func shellQuote(w string) string { return verify.ShellQuote(w) }
 
 func printExplanation(w io.Writer, t *target, v explanationJSON) error {
 	var b strings.Builder
@@ -424,7 +317,7 @@ func printExplanation(w io.Writer, t *target, v explanationJSON) error {
 		if len(e.VCPUTypes) > 1 {
 			fmt.Fprintf(&b, "  vCPU types with signature %s: %s\n", e.VCPUSig, strings.Join(e.VCPUTypes, ", "))
 		}
-		fmt.Fprintf(&b, "  boot: %s\n", e.boot)
+		fmt.Fprintf(&b, "  boot: %s\n", e.Boot())
 		fmt.Fprintf(&b, "  reproduce: %s\n", e.Command)
 	}
 	fmt.Fprintf(&b, "%s: %x\n", t.register(), t.digest)

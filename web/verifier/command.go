@@ -67,18 +67,4 @@ func newCommand(in Inputs, ld *loaded) *command {
 }
 
 // String quotes the words for a POSIX shell.
-func (c *command) String() string {
-	q := make([]string, len(c.args))
-	for i, w := range c.args {
-		q[i] = shellQuote(w)
-	}
-	return strings.Join(q, " ")
-}
-
-// shellQuote quotes a word for a POSIX shell when it needs it.
-func shellQuote(w string) string {
-	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,:=+-@%") == "" {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-}
+func (c *command) String() string { return verify.ShellCommand(c.args...) }
