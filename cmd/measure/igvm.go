@@ -46,13 +46,9 @@ the file and the VP contexts. It does not compute a launch digest.`,
 			if err := o.out.validate(); err != nil {
 				return err
 			}
-			b, err := readFileLimit(args[0], igvm.MaxFileSize)
+			f, err := loadIGVM(args[0])
 			if err != nil {
 				return err
-			}
-			f, err := igvm.Parse(b)
-			if err != nil {
-				return fmt.Errorf("IGVM file %q: %w", args[0], err)
 			}
 			rep := inspectIGVM(args[0], f)
 			if o.out.format == "json" {
@@ -63,6 +59,20 @@ the file and the VP contexts. It does not compute a launch digest.`,
 	}
 	o.out.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// loadIGVM reads and parses the IGVM file at path, at most
+// igvm.MaxFileSize bytes.
+func loadIGVM(path string) (*igvm.File, error) {
+	b, err := readFileLimit(path, igvm.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	f, err := igvm.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("IGVM file %q: %w", path, err)
+	}
+	return f, nil
 }
 
 // igvmMeasureOptions are igvm measure's flags.
@@ -95,13 +105,9 @@ equal the one computed (exit 1 otherwise) unless --ignore-id-block.`,
 			if err := o.out.validate(); err != nil {
 				return err
 			}
-			b, err := readFileLimit(args[0], igvm.MaxFileSize)
+			f, err := loadIGVM(args[0])
 			if err != nil {
 				return err
-			}
-			f, err := igvm.Parse(b)
-			if err != nil {
-				return fmt.Errorf("IGVM file %q: %w", args[0], err)
 			}
 			d, err := snp.MeasureIGVM(f, snp.IGVMOptions{NativeZero: o.nativeZero})
 			if err != nil {

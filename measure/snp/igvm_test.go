@@ -198,7 +198,7 @@ func TestIGVMRules(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		for name, recs := range map[string][]igvmtest.Record{
-			"no SEV-SNP platform": {platforms[0]},
+			"no SEV-SNP platform":  {platforms[0]},
 			"2 MiB page with data": append(platforms[1:], igvmtest.Record{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x200000, CompatibilityMask: 1, Flags: igvm.PageFlag2MB}, Data: data}),
 			"two ID blocks": append(platforms[1:],
 				igvmtest.Record{Type: igvm.TypeSNPIDBlock, Body: igvm.SNPIDBlock{CompatibilityMask: 1}},
