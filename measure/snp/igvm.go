@@ -31,6 +31,12 @@ type IGVMDigest struct {
 	IDBlockLD *SNPDigest
 }
 
+// MaxIGVMPages bounds the pages MeasureIGVM measures: 16 GiB of guest
+// memory, about two seconds of PAGE_INFO hashing, far beyond what a
+// launch adds with SNP_LAUNCH_UPDATE. A file of 2 MiB page directives
+// without data could otherwise ask for billions.
+const MaxIGVMPages = 1 << 22
+
 // ErrIGVM marks an IGVM file whose SEV-SNP digest cannot be computed the
 // way igvmmeasure computes it: no SEV-SNP platform, or a directive
 // igvmmeasure cannot measure.
@@ -71,6 +77,9 @@ func MeasureIGVM(f *igvm.File, opts IGVMOptions) (*IGVMDigest, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: the file declares no SEV-SNP platform", ErrIGVM)
+	}
+	if n := igvmPages(f, mask); n > MaxIGVMPages {
+		return nil, fmt.Errorf("%w: the directives measure %d pages, more than %d (16 GiB)", ErrIGVM, n, MaxIGVMPages)
 	}
 	d := &IGVMDigest{Mask: mask, Pages: map[PageType]int{}}
 	var g gctx
@@ -153,4 +162,25 @@ func MeasureIGVM(f *igvm.File, opts IGVMOptions) (*IGVMDigest, error) {
 	}
 	d.Digest = g.ld
 	return d, nil
+}
+
+// igvmPages counts the pages MeasureIGVM would measure for mask, at most
+// (every PAGE_DATA, parameter insert and VP context), before any is hashed.
+func igvmPages(f *igvm.File, mask uint32) int {
+	n := 0
+	for _, h := range f.Directives {
+		switch b := h.Body.(type) {
+		case *igvm.PageData:
+			if b.CompatibilityMask&mask != 0 {
+				if b.Flags&igvm.PageFlag2MB != 0 {
+					n += 512
+				} else {
+					n++
+				}
+			}
+		case *igvm.ParameterInsert, *igvm.VPContext:
+			n++
+		}
+	}
+	return n
 }

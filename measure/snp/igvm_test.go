@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/measure-cc/measure/measure/snp"
 	"github.com/measure-cc/measure/ovmf"
@@ -227,4 +229,25 @@ func TestIGVMRules(t *testing.T) {
 			t.Errorf("ID block LD: %v, %v", d, err)
 		}
 	})
+}
+
+// TestIGVMPageBound: a file of data-less 2 MiB page directives asks for
+// 512 PAGE_INFO updates per 32 bytes of file; past MaxIGVMPages (16 GiB)
+// it is refused before any page is hashed, instead of hashing for hours.
+func TestIGVMPageBound(t *testing.T) {
+	recs := []igvmtest.Record{{Type: igvm.TypeSupportedPlatform, Body: igvm.SupportedPlatform{CompatibilityMask: 1, PlatformType: igvm.PlatformSEVSNP, PlatformVersion: 1}}}
+	n := snp.MaxIGVMPages/512 + 1
+	for i := range n {
+		recs = append(recs, igvmtest.Record{Type: igvm.TypePageData, Body: igvm.PageData{GPA: uint64(i) << 21, CompatibilityMask: 1, Flags: igvm.PageFlag2MB}})
+	}
+	f, err := igvm.Parse(igvmtest.File{Records: recs}.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = snp.MeasureIGVM(f, snp.IGVMOptions{NativeZero: true})
+	if !errors.Is(err, snp.ErrIGVM) || !strings.Contains(err.Error(), "16 GiB") || time.Since(start) > 5*time.Second {
+		t.Errorf("%d directives of 2 MiB: %v, want ErrIGVM naming the bound", n, err)
+	}
+	t.Logf("%d pages asked for, refused in %v", n*512, time.Since(start))
 }
