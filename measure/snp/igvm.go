@@ -137,8 +137,10 @@ func MeasureIGVM(f *igvm.File, opts IGVMOptions) (*IGVMDigest, error) {
 			switch platforms[b.CompatibilityMask] {
 			case igvm.PlatformSEVSNP:
 			case igvm.PlatformSEV, igvm.PlatformSEVES:
-				// igvm reads these as SNP VP contexts too, and igvmmeasure
-				// would measure them; whether a loader does is not known.
+				// igvm 0.4.0 reads an SEV-ES context as an SNP VMSA, which
+				// igvmmeasure would measure, and a plain SEV one as a native
+				// context; whether a loader measures either beside an SNP
+				// platform is not known.
 				return nil, fmt.Errorf("%w: VP context at offset %#x belongs to an %s platform, beside the SEV-SNP one", ErrIGVM, h.Offset, platforms[b.CompatibilityMask])
 			default:
 				continue

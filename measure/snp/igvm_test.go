@@ -158,7 +158,6 @@ func TestIGVMRules(t *testing.T) {
 		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x4000, CompatibilityMask: 1, Flags: igvm.PageFlagUnmeasured}, Data: data},
 		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x5000, CompatibilityMask: 1, DataType: igvm.PageDataSecrets}},
 		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x6000, CompatibilityMask: 1, DataType: igvm.PageDataCPUIDXF}},
-		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x7000, CompatibilityMask: 1, DataType: 7}}, // unknown type: not measured
 		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x200000, CompatibilityMask: 1, Flags: igvm.PageFlag2MB}},
 		{Type: igvm.TypeParameterInsert, Body: igvm.ParameterInsert{GPA: 0x8000, CompatibilityMask: 1, ParameterAreaIndex: 0}},
 		{Type: igvm.TypeRequiredMemory, Body: igvm.RequiredMemory{GPA: 0x100000, CompatibilityMask: 1, NumberOfBytes: 0x10000}},

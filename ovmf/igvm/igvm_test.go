@@ -293,3 +293,31 @@ func TestVMSATail(t *testing.T) {
 		}
 	}
 }
+
+// TestIgvmRefusesWhatIgvmRefuses: page data of an unknown type, and VP
+// contexts and error ranges at GPAs not 4 KiB aligned, are refused, as
+// igvm 0.4.0's IgvmDirectiveHeader::validate refuses them
+// (InvalidPageDataType, UnalignedAddress); a loader cannot launch them,
+// so there is no digest to give.
+func TestIgvmRefusesWhatIgvmRefuses(t *testing.T) {
+	platform := igvmtest.Record{Type: igvm.TypeSupportedPlatform, Body: igvm.SupportedPlatform{CompatibilityMask: 1, PlatformType: igvm.PlatformSEVSNP, PlatformVersion: 1}}
+	for name, r := range map[string]igvmtest.Record{
+		"page data type 4":             {Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x1000, CompatibilityMask: 1, DataType: 4}},
+		"VP context at 0xFFFFFFFFF123": {Type: igvm.TypeVPContext, Body: igvm.VPContext{GPA: 0xFFFFFFFFF123, CompatibilityMask: 1}, Data: igvmtest.Page(0)},
+		"error range at 0x9001":        {Type: igvm.TypeErrorRange, Body: igvm.ErrorRange{GPA: 0x9001, CompatibilityMask: 1, SizeBytes: 0x1000}},
+	} {
+		_, err := igvm.Parse(igvmtest.File{Records: []igvmtest.Record{platform, r}}.Build())
+		if !errors.Is(err, igvm.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	// The largest type and aligned addresses still parse.
+	ok := []igvmtest.Record{platform,
+		{Type: igvm.TypePageData, Body: igvm.PageData{GPA: 0x1000, CompatibilityMask: 1, DataType: igvm.PageDataCPUIDXF}},
+		{Type: igvm.TypeErrorRange, Body: igvm.ErrorRange{GPA: 0x9000, CompatibilityMask: 1, SizeBytes: 0x1000}},
+		{Type: igvm.TypeVPContext, Body: igvm.VPContext{GPA: 0xFFFFFFFFF000, CompatibilityMask: 1}, Data: igvmtest.Page(0)},
+	}
+	if _, err := igvm.Parse(igvmtest.File{Records: ok}.Build()); err != nil {
+		t.Errorf("aligned records: %v", err)
+	}
+}

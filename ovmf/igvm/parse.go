@@ -260,6 +260,10 @@ func (p *parser) check(h Header) error {
 		if b.GPA%PageSize != 0 {
 			return malformed("GPA %#x is not 4 KiB aligned", b.GPA)
 		}
+		// igvm 0.4.0 refuses other types (InvalidPageDataType).
+		if b.DataType > PageDataCPUIDXF {
+			return malformed("page data type %d, want 0 to %d (normal, secrets, CPUID data, CPUID XF)", b.DataType, PageDataCPUIDXF)
+		}
 		// igvm 0.4.0 reads 4 KiB of data whatever the page size.
 		if _, err := p.f.Data(b.FileOffset, PageSize); err != nil {
 			return err
@@ -285,6 +289,10 @@ func (p *parser) check(h Header) error {
 		}
 	case *VPContext:
 		return p.checkVPContext(b)
+	case *ErrorRange:
+		if b.GPA%PageSize != 0 {
+			return malformed("GPA %#x is not 4 KiB aligned", b.GPA)
+		}
 	case *RequiredMemory:
 		if b.Reserved != 0 {
 			return malformed("reserved field is %#x, want 0", b.Reserved)
@@ -305,6 +313,9 @@ const sevVMSASize = 0x670
 func (p *parser) checkVPContext(b *VPContext) error {
 	if b.FileOffset == 0 {
 		return malformed("file offset is 0: a VP context needs data")
+	}
+	if b.GPA%PageSize != 0 {
+		return malformed("VP context GPA %#x is not 4 KiB aligned", b.GPA)
 	}
 	platform, ok := p.masks[b.CompatibilityMask]
 	if !ok {
