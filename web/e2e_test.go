@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/measure-cc/measure/internal/vectors"
 	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify/verifytest"
 	"github.com/measure-cc/measure/web"
@@ -124,24 +124,11 @@ func write(t *testing.T, dir, name string, b []byte) {
 // (virtee/sev-snp-measure's digest).
 func vectorDigest(t *testing.T, id string) [48]byte {
 	t.Helper()
-	f, err := os.Open("../testdata/vectors/snp.tsv")
+	d, err := vectors.SNPDigest(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if cols[0] == id {
-			b, err := hex.DecodeString(cols[2])
-			if err != nil || len(b) != 48 {
-				t.Fatalf("%s: %q is not a digest", id, cols[2])
-			}
-			return [48]byte(b)
-		}
-	}
-	t.Fatalf("no vector %s", id)
-	return [48]byte{}
+	return d
 }
 
 // fixture writes every file the cases give the page into one directory,

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/measure-cc/measure/internal/vectors"
 	"github.com/measure-cc/measure/provenance"
 	"github.com/measure-cc/measure/verify"
 	"github.com/measure-cc/measure/verify/verifytest"
@@ -33,26 +33,11 @@ const (
 // (virtee/sev-snp-measure's digest).
 func vectorDigest(t *testing.T, id string) [48]byte {
 	t.Helper()
-	f, err := os.Open("../../testdata/vectors/snp.tsv")
+	d, err := vectors.SNPDigest(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if cols[0] == id {
-			var d [48]byte
-			b, err := hex.DecodeString(cols[2])
-			if err != nil || len(b) != 48 {
-				t.Fatalf("%s: %q is not a digest", id, cols[2])
-			}
-			copy(d[:], b)
-			return d
-		}
-	}
-	t.Fatalf("no vector %s", id)
-	return [48]byte{}
+	return d
 }
 
 // compareFixture holds signed reference values for bookworm's OVMF.fd (1 to
